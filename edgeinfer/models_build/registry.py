@@ -1,0 +1,72 @@
+"""Registry of model builders and the deterministic writer behind ``edgeinfer models build``.
+
+A builder is a zero-argument function returning an ``onnx.ModelProto`` whose ``metadata_props``
+follow the contract in docs/design.md. Each detector module lists its builders in a
+``BUILDERS`` dict; this registry gathers them. Writing is byte-identical on a rerun: no
+timestamps, no random initialisers, sorted metadata, fixed producer fields.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import onnx
+
+Builder = Callable[[], onnx.ModelProto]
+
+PRODUCER = "edgeinfer.models_build"
+
+
+def builders() -> dict[str, Builder]:
+    """All model builders by model name (each detector module contributes its own)."""
+    found: dict[str, Builder] = {}
+    # Each module exposes BUILDERS: dict[str, Builder]. Import lazily: onnx graph code only.
+    import importlib
+
+    for module in _MODULES:
+        mod = importlib.import_module(f"edgeinfer.models_build.{module}")
+        found.update(mod.BUILDERS)
+    return dict(sorted(found.items()))
+
+
+# Detector modules that contribute builders.
+_MODULES: tuple[str, ...] = ()
+
+
+def finalize(model: onnx.ModelProto, metadata: dict[str, object]) -> onnx.ModelProto:
+    """Stamp metadata (sorted, JSON for structured values), producer fields and the lowest IR
+    version onnxruntime accepts for the opset (onnx >= 1.23 writes IR 14, which onnxruntime
+    1.31 refuses; ../shared/ENVIRONMENT.md), then check the model."""
+    del model.metadata_props[:]
+    for key in sorted(metadata):
+        value = metadata[key]
+        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+        entry = model.metadata_props.add()
+        entry.key = key if key.startswith("edgeinfer.") else f"edgeinfer.{key}"
+        entry.value = text
+    model.producer_name = PRODUCER
+    model.producer_version = "1"
+    opsets = [(o.domain, o.version) for o in model.opset_import]
+    model.ir_version = onnx.helper.find_min_ir_version_for(opsets)
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def build_all(out_dir: Path, names: list[str] | None = None) -> list[Path]:
+    """Build models into ``out_dir`` (all, or ``names``); returns the paths written."""
+    from edgeinfer.errors import unknown_name
+
+    table = builders()
+    wanted = names or list(table)
+    written: list[Path] = []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in wanted:
+        if name not in table:
+            raise unknown_name("model", name, list(table))
+        model = table[name]()
+        path = out_dir / f"{name}.onnx"
+        path.write_bytes(model.SerializeToString(deterministic=True))
+        written.append(path)
+    return written
