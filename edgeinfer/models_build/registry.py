@@ -57,6 +57,7 @@ def finalize(model: onnx.ModelProto, metadata: dict[str, object]) -> onnx.ModelP
 def build_all(out_dir: Path, names: list[str] | None = None) -> list[Path]:
     """Build models into ``out_dir`` (all, or ``names``); returns the paths written."""
     from edgeinfer.errors import unknown_name
+    from edgeinfer.models_build.cards import load_scores, render_card
 
     table = builders()
     wanted = names or list(table)
@@ -68,5 +69,8 @@ def build_all(out_dir: Path, names: list[str] | None = None) -> list[Path]:
         model = table[name]()
         path = out_dir / f"{name}.onnx"
         path.write_bytes(model.SerializeToString(deterministic=True))
+        metadata = {p.key: p.value for p in model.metadata_props}
+        card = render_card(name, metadata, load_scores(out_dir, name))
+        (out_dir / f"{name}.md").write_text(card)
         written.append(path)
     return written
