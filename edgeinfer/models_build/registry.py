@@ -48,8 +48,7 @@ def finalize(model: onnx.ModelProto, metadata: dict[str, object]) -> onnx.ModelP
         entry.value = text
     model.producer_name = PRODUCER
     model.producer_version = "1"
-    opsets = [(o.domain, o.version) for o in model.opset_import]
-    model.ir_version = onnx.helper.find_min_ir_version_for(opsets)
+    model.ir_version = onnx.helper.find_min_ir_version_for(list(model.opset_import))
     onnx.checker.check_model(model, full_check=True)
     return model
 
