@@ -40,7 +40,10 @@ def pixel_to_lonlat(
     transform: Affine, crs: CRS, cols: np.ndarray, rows: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pixel coordinates (fractional; a pixel's centre is ``col + 0.5``) to lon/lat."""
-    xs, ys = transform * (np.asarray(cols, dtype=np.float64), np.asarray(rows, dtype=np.float64))
+    c = np.asarray(cols, dtype=np.float64)
+    r = np.asarray(rows, dtype=np.float64)
+    xs = transform.a * c + transform.b * r + transform.c
+    ys = transform.d * c + transform.e * r + transform.f
     return xy_to_lonlat(crs, xs, ys)
 
 

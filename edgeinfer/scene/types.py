@@ -14,6 +14,7 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
+from edgeinfer.errors import GeoreferenceError
 from edgeinfer.scene.bands import Band
 
 FloatArray = npt.NDArray[np.float32]
@@ -94,6 +95,57 @@ class Scene(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release open datasets."""
+
+    # -- georeference helpers (added by the scene ingestion work; additive) --------------
+
+    @property
+    def is_georeferenced(self) -> bool:
+        """True when the scene has both a CRS and a transform (lon/lat can be computed)."""
+        return self.crs is not None and self.transform is not None
+
+    def _require_georeference(self) -> tuple[Affine, CRS]:
+        if self.transform is None or self.crs is None:
+            missing = "CRS" if self.crs is None else "transform"
+            raise GeoreferenceError(
+                f"scene {self.scene_id!r} ({self.source}) has no {missing}, so pixel positions "
+                "cannot be mapped to lon/lat; use a georeferenced product (GeoTIFF with a CRS) "
+                "or work in pixel coordinates (bbox_px)"
+            )
+        return self.transform, self.crs
+
+    def pixel_to_lonlat(
+        self, cols: npt.ArrayLike, rows: npt.ArrayLike
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Fractional pixel (col, row) to WGS84 lon/lat in degrees (a pixel's centre is
+        ``col + 0.5``). Raises :class:`GeoreferenceError` if the scene is not georeferenced."""
+        from edgeinfer.scene import geo
+
+        transform, crs = self._require_georeference()
+        lon, lat = geo.pixel_to_lonlat(
+            transform, crs, np.asarray(cols, dtype=np.float64), np.asarray(rows, dtype=np.float64)
+        )
+        return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+
+    def lonlat_to_pixel(
+        self, lons: npt.ArrayLike, lats: npt.ArrayLike
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """WGS84 lon/lat in degrees to fractional pixel (col, row) in this scene's grid."""
+        from edgeinfer.scene import geo
+
+        transform, crs = self._require_georeference()
+        cols, rows = geo.lonlat_to_pixel(
+            transform, crs, np.asarray(lons, dtype=np.float64), np.asarray(lats, dtype=np.float64)
+        )
+        return np.asarray(cols, dtype=np.float64), np.asarray(rows, dtype=np.float64)
+
+    def footprint_lonlat(self) -> list[tuple[float, float]]:
+        """The scene's four outer corners (upper-left, upper-right, lower-right, lower-left)
+        as WGS84 ``(lon, lat)``; the ring is not closed. Raises :class:`GeoreferenceError`
+        if the scene is not georeferenced."""
+        cols = np.array([0.0, self.width, self.width, 0.0])
+        rows = np.array([0.0, 0.0, self.height, self.height])
+        lon, lat = self.pixel_to_lonlat(cols, rows)
+        return [(float(x), float(y)) for x, y in zip(lon, lat, strict=True)]
 
     def __enter__(self) -> Scene:
         return self

@@ -1,0 +1,259 @@
+"""The one concrete :class:`Scene`: named bands, each read from a GDAL dataset band that lies
+on the scene's grid (directly, or through a WarpedVRT), converted to physical units.
+
+Every product reader (plain stack, Landsat, Sentinel-2, SAR) only decides WHICH file band
+feeds WHICH named band with WHICH calibration; reading, masking and padding live here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from rasterio.enums import MaskFlags
+from rasterio.windows import Window
+
+from edgeinfer.errors import BandError
+from edgeinfer.scene.bands import Band
+from edgeinfer.scene.calibration import Calibration, LinearCalibration
+from edgeinfer.scene.sources import Grid, guarded_read
+from edgeinfer.scene.types import BoolArray, FloatArray, Scene
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BandSource:
+    """Where a named band comes from: band ``bidx`` of ``reader`` (already on the scene
+    grid), converted by ``calibration``. DN values in ``fill_dn`` are invalid (Landsat and
+    Sentinel-2 use 0 as fill); DN ``saturation_dn`` is flagged but stays valid."""
+
+    band: Band
+    path: str
+    reader: Any
+    bidx: int
+    calibration: Calibration = field(default_factory=LinearCalibration)
+    fill_dn: tuple[float, ...] = ()
+    saturation_dn: float | None = None
+
+
+@dataclass(frozen=True)
+class RawSource:
+    """One file of the product at its native grid: what a satellite would downlink raw."""
+
+    path: str
+    reader: Any
+    indexes: tuple[int, ...]
+
+    @property
+    def nbytes(self) -> int:
+        itemsizes = [np.dtype(self.reader.dtypes[i - 1]).itemsize for i in self.indexes]
+        return int(self.reader.width) * int(self.reader.height) * int(sum(itemsizes))
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """A window read: ``data`` float32 (b, h, w), ``valid`` (h, w), and ``saturated``
+    (b, h, w) where a band has a saturation DN (None otherwise)."""
+
+    data: FloatArray
+    valid: BoolArray
+    saturated: BoolArray | None
+
+
+class RasterScene(Scene):
+    """A scene backed by rasterio datasets. Build it with :func:`edgeinfer.scene.open_scene`."""
+
+    def __init__(
+        self,
+        *,
+        scene_id: str,
+        product: str,
+        grid: Grid,
+        sources: list[BandSource],
+        raw: list[RawSource],
+        source: str,
+        capture_time: dt.datetime | None = None,
+        pixel_size_m: float | None = None,
+        meta: dict[str, Any] | None = None,
+        closeables: list[Any] | None = None,
+    ) -> None:
+        names = [s.band.name for s in sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise BandError(
+                f"{source}: band names must be unique, {', '.join(dupes)} appear twice; "
+                "pass distinct names with bands=[...] / --bands"
+            )
+        self.scene_id = scene_id
+        self.product = product
+        self.width = grid.width
+        self.height = grid.height
+        self.grid = grid
+        self.crs = grid.crs
+        self.transform = grid.transform
+        self.bands = tuple(s.band for s in sources)
+        self.capture_time = capture_time
+        self.source = source
+        self._sources = {s.band.name: s for s in sources}
+        self._raw = list(raw)
+        self._closeables = list(closeables or [])
+        self.pixel_size_m = pixel_size_m if pixel_size_m is not None else grid_pixel_size_m(grid)
+        self.meta = dict(meta or {})
+        self.meta["raw_bytes"] = sum(r.nbytes for r in self._raw)
+        self.meta.setdefault("block_shape", _block_shape(sources))
+
+    # -- reading ----------------------------------------------------------------------
+
+    def band_source(self, name: str) -> BandSource:
+        try:
+            return self._sources[name]
+        except KeyError:
+            raise BandError(
+                f"scene {self.scene_id!r} has no band {name!r}; its bands are "
+                f"{', '.join(self.band_names)}"
+            ) from None
+
+    @property
+    def raw_sources(self) -> list[RawSource]:
+        return list(self._raw)
+
+    def read(
+        self, window: Window, band_names: tuple[str, ...] | None = None
+    ) -> tuple[FloatArray, BoolArray]:
+        result = self.read_arrays(window, band_names)
+        return result.data, result.valid
+
+    def read_arrays(self, window: Window, band_names: tuple[str, ...] | None = None) -> ReadResult:
+        """Read ``window`` (may reach past the scene: outside is invalid) for ``band_names``
+        (all bands if None). Invalid pixels (outside, nodata, masks, fill DN, NaN, inf, or a
+        calibration that is not finite) hold 0 in ``data`` and False in ``valid``; a pixel
+        is valid only if every requested band is valid there."""
+        srcs = [self.band_source(n) for n in (band_names or self.band_names)]
+        col, row = round(window.col_off), round(window.row_off)
+        w, h = round(window.width), round(window.height)
+        data = np.zeros((len(srcs), h, w), dtype=np.float32)
+        valid = np.zeros((h, w), dtype=bool)
+        has_sat = any(s.saturation_dn is not None for s in srcs)
+        saturated = np.zeros((len(srcs), h, w), dtype=bool) if has_sat else None
+        c0, r0 = max(col, 0), max(row, 0)
+        c1, r1 = min(col + w, self.width), min(row + h, self.height)
+        if c1 <= c0 or r1 <= r0:
+            return ReadResult(data, valid, saturated)
+        inner = Window(c0, r0, c1 - c0, r1 - r0)
+        ys, xs = slice(r0 - row, r1 - row), slice(c0 - col, c1 - col)
+        ok = np.ones((r1 - r0, c1 - c0), dtype=bool)
+        groups: dict[int, list[int]] = {}
+        for i, s in enumerate(srcs):
+            groups.setdefault(id(s.reader), []).append(i)
+        for members in groups.values():
+            first = srcs[members[0]]
+            reader = first.reader
+            bidxs = [srcs[i].bidx for i in members]
+            raw = guarded_read(
+                first.path, inner, lambda r=reader, b=bidxs: r.read(indexes=b, window=inner)
+            )
+            ok &= _dataset_mask(reader, bidxs, inner, first.path)
+            for j, i in enumerate(members):
+                src = srcs[i]
+                dn = raw[j]
+                if src.fill_dn:
+                    ok &= ~np.isin(dn, src.fill_dn)
+                if dn.dtype.kind in "fc":
+                    ok &= np.isfinite(dn)
+                if saturated is not None and src.saturation_dn is not None:
+                    saturated[i, ys, xs] = dn == src.saturation_dn
+                with np.errstate(all="ignore"):
+                    values = src.calibration.apply(dn)
+                ok &= np.isfinite(values)
+                data[i, ys, xs] = values
+        inside = data[:, ys, xs]
+        inside[:, ~ok] = 0.0
+        valid[ys, xs] = ok
+        if saturated is not None:
+            saturated[:, ys, xs] &= ok
+        return ReadResult(data, valid, saturated)
+
+    # -- lifetime ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        for obj in reversed(self._closeables):
+            try:
+                obj.close()
+            except Exception:  # pragma: no cover - closing is best effort
+                log.debug("closing %r failed", obj, exc_info=True)
+        self._closeables.clear()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by re-opening from the same arguments (datasets cannot be pickled), so a
+        scene can be handed to another process (a Ray actor)."""
+        args = self.meta.get("open_args")
+        if args is None:
+            raise TypeError(f"scene {self.scene_id!r} was not built by open_scene; cannot pickle")
+        from edgeinfer.scene.open import _reopen
+
+        return (_reopen, (args,))
+
+    def __repr__(self) -> str:
+        return (
+            f"RasterScene(id={self.scene_id!r}, product={self.product!r}, "
+            f"{self.width}x{self.height}, bands={list(self.band_names)})"
+        )
+
+
+def _dataset_mask(reader: Any, bidxs: list[int], window: Window, name: str) -> BoolArray:
+    """GDAL's validity masks (nodata value, internal/external .msk masks, alpha) for the
+    given bands, combined; bands flagged all-valid are not read."""
+    ok = np.ones((int(window.height), int(window.width)), dtype=bool)
+    per_dataset_done = False
+    for b in bidxs:
+        flags = reader.mask_flag_enums[b - 1]
+        if MaskFlags.all_valid in flags:
+            continue
+        if MaskFlags.per_dataset in flags:
+            if per_dataset_done:
+                continue
+            per_dataset_done = True
+        mask = guarded_read(name, window, lambda bb=b: reader.read_masks(bb, window=window))
+        ok &= mask > 0
+    return ok
+
+
+def _block_shape(sources: list[BandSource]) -> tuple[int, int] | None:
+    for s in sources:
+        shapes = getattr(s.reader, "block_shapes", None)
+        if shapes:
+            h, w = shapes[s.bidx - 1]
+            return (int(h), int(w))
+    return None
+
+
+def grid_pixel_size_m(grid: Grid) -> float | None:
+    """Pixel size in metres (geometric mean of the x and y sizes). Projected CRS: CRS units
+    times their metre factor. Geographic CRS: degrees converted at the grid's centre latitude
+    with the WGS84 length of a degree (lat: 111132.92 - 559.82 cos 2p + 1.175 cos 4p m;
+    lon: 111412.84 cos p - 93.5 cos 3p m; NGA/NIMA TR8350.2 series). None without a CRS."""
+    if grid.transform is None or grid.crs is None:
+        return None
+    t = grid.transform
+    size_x, size_y = math.hypot(t.a, t.d), math.hypot(t.b, t.e)
+    if grid.crs.is_geographic:
+        _, lat = t * (grid.width / 2.0, grid.height / 2.0)
+        p = math.radians(max(-90.0, min(90.0, lat)))
+        m_lat = 111132.92 - 559.82 * math.cos(2 * p) + 1.175 * math.cos(4 * p)
+        m_lon = 111412.84 * math.cos(p) - 93.5 * math.cos(3 * p)
+        return math.sqrt(abs(size_x * m_lon) * abs(size_y * m_lat))
+    try:
+        factor = float(grid.crs.linear_units_factor[1])
+    except Exception:  # CRS without linear units (e.g. engineering CRS)
+        return None
+    return math.sqrt(size_x * size_y) * factor
+
+
+def valid_fraction(valid: npt.NDArray[np.bool_]) -> float:
+    return float(valid.mean()) if valid.size else 0.0

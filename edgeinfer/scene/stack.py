@@ -1,0 +1,126 @@
+"""Plain multi-band stacks (GeoTIFF, COG, VRT, JPEG/PNG chips): one file, bands named by
+the user, by the file's own band descriptions, or ``B1..Bn``.
+
+The sample-data convention: a GeoTIFF whose dataset tag ``EDGEINFER_PRODUCT`` is
+``sentinel2`` or ``landsat`` (or ``sar``), whose band descriptions are the band names and whose
+GDAL band scale/offset turn DN into physical values (``value = DN * scale + offset``); the
+bands then carry wavelengths from :mod:`edgeinfer.scene.bands`. Optional dataset tags:
+``EDGEINFER_SCENE_ID`` and ``EDGEINFER_ACQUIRED`` (ISO 8601 UTC).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Any
+
+from edgeinfer.errors import BandError
+from edgeinfer.scene.bands import LANDSAT_OLI, SENTINEL2_MSI, UNITS, Band
+from edgeinfer.scene.calibration import LinearCalibration
+from edgeinfer.scene.options import OpenOptions
+from edgeinfer.scene.raster import BandSource, RasterScene, RawSource
+from edgeinfer.scene.sources import grid_of
+
+log = logging.getLogger(__name__)
+
+PRODUCT_TAG = "EDGEINFER_PRODUCT"
+TABLES: dict[str, dict[str, Band]] = {"landsat": LANDSAT_OLI, "sentinel2": SENTINEL2_MSI}
+DEFAULT_UNIT = {"landsat": "reflectance", "sentinel2": "reflectance", "sar": "sigma0"}
+
+
+def scene_name(source: str) -> str:
+    """A scene id from a path or URL: the file name without its extension."""
+    name = source.rstrip("/").rsplit("/", 1)[-1]
+    return Path(name).stem or name
+
+
+def described_names(ds: Any) -> list[str] | None:
+    """The file's band descriptions when every band has a distinct one, else None."""
+    desc = [d.strip() if d else "" for d in ds.descriptions]
+    if all(desc) and len(set(desc)) == len(desc):
+        return desc
+    return None
+
+
+def resolve_band_names(
+    ds: Any, name: str, user: tuple[str, ...] | None, hint: str = ""
+) -> list[str]:
+    """User names (must match the band count) > band descriptions > ``B1..Bn``."""
+    if user is not None:
+        if len(user) != ds.count:
+            raise BandError(
+                f"{name} has {ds.count} bands but {len(user)} band names were given "
+                f"({','.join(user)}); pass exactly {ds.count} names in file order with "
+                f"bands=[...] / --bands{hint}"
+            )
+        return list(user)
+    return described_names(ds) or [f"B{i}" for i in range(1, ds.count + 1)]
+
+
+def tag_product(ds: Any) -> str | None:
+    value = ds.tags().get(PRODUCT_TAG)
+    return value.strip().lower() if value else None
+
+
+def tag_acquired(ds: Any) -> dt.datetime | None:
+    value = ds.tags().get("EDGEINFER_ACQUIRED")
+    if not value:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        log.warning("%s: ignoring EDGEINFER_ACQUIRED=%r (not ISO 8601)", ds.name, value)
+        return None
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when
+
+
+def band_for(name: str, product: str, unit: str) -> Band:
+    """A :class:`Band` named ``name``: wavelength and resolution from the product's table
+    when the name is one of its bands, with ``unit``."""
+    known = TABLES.get(product, {}).get(name)
+    if known is None:
+        return Band(name, unit)
+    return Band(name, unit, known.wavelength_nm, known.bandwidth_nm, known.resolution_m)
+
+
+def open_stack(name: str, ds: Any, product: str, opts: OpenOptions) -> RasterScene:
+    """A single-file stack. ``product`` is ``geotiff`` or (tagged sample data) ``landsat``,
+    ``sentinel2``, ``sar``; calibration comes from the file's GDAL scale/offset."""
+    names = resolve_band_names(ds, name, opts.bands)
+    sources: list[BandSource] = []
+    for i, band_name in enumerate(names, start=1):
+        scale, offset = float(ds.scales[i - 1]), float(ds.offsets[i - 1])
+        declared = (ds.units[i - 1] or "").strip().lower()
+        table_band = TABLES.get(product, {}).get(band_name)
+        if declared in UNITS:
+            unit = declared
+        elif table_band is not None:
+            unit = table_band.unit
+        elif product in DEFAULT_UNIT:
+            unit = DEFAULT_UNIT[product]
+        else:
+            unit = "dn"
+        sources.append(
+            BandSource(
+                band=band_for(band_name, product, unit),
+                path=name,
+                reader=ds,
+                bidx=i,
+                calibration=LinearCalibration(scale, offset),
+            )
+        )
+    capture = opts.acquired_datetime or tag_acquired(ds)
+    scene_id = opts.scene_id or ds.tags().get("EDGEINFER_SCENE_ID") or scene_name(name)
+    return RasterScene(
+        scene_id=scene_id,
+        product=product,
+        grid=grid_of(ds),
+        sources=sources,
+        raw=[RawSource(name, ds, tuple(range(1, ds.count + 1)))],
+        source=name,
+        capture_time=capture,
+        pixel_size_m=opts.pixel_size_m,
+        meta={"driver": ds.driver, "dtype": ds.dtypes[0], "files": [name]},
+        closeables=[ds],
+    )
