@@ -1,0 +1,263 @@
+"""Model output -> objects -> :class:`Alert` s, and alerts as GeoJSON.
+
+An object is an 8-connected component of ``class > 0`` (docs/design.md, "Model output ->
+Alert"). Its class is the highest class in it, its confidence the highest confidence. When
+tiles overlap, a component is kept only by the tile whose ``core`` contains the component's
+centroid, so an object that lies wholly inside the overlap (smaller than the overlap) is
+reported exactly once; a larger object cut by a tile edge may still be reported by both
+neighbours with different extents (choose the overlap larger than the biggest object).
+
+Positions: ``bbox_px`` and ``centroid_px`` are in the scene's pixel grid (a pixel's centre is
+``col + 0.5``), lon/lat in WGS84 degrees via :mod:`edgeinfer.scene.geo`. The binary downlink
+record lives in :mod:`edgeinfer.detect.records` (re-exported here).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from edgeinfer.detect.metadata import ModelInfo
+from edgeinfer.detect.records import RECORD_SIZE, AlertRecord
+from edgeinfer.detect.runtime import DetectorOutput
+from edgeinfer.scene.geo import xy_to_lonlat
+from edgeinfer.scene.types import Tile
+
+__all__ = [
+    "RECORD_SIZE",
+    "Alert",
+    "AlertRecord",
+    "alert_id",
+    "objects_from_output",
+    "to_geojson",
+    "write_geojson",
+]
+
+_EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One detected object.
+
+    ``bbox_px`` = ``(col_min, row_min, col_max, row_max)`` in the scene's pixel grid, max
+    exclusive; ``centroid_px`` = ``(col, row)`` fractional scene pixels; ``centroid_lonlat``
+    = ``(lon, lat)`` and ``footprint_lonlat`` = the bbox corners as a closed counter-clockwise
+    ring of ``(lon, lat)``, both None when the scene is not georeferenced. ``extra`` holds
+    detector-specific measures (``area_m2``; for ships ``length_m`` and ``width_m``).
+    """
+
+    alert_id: str
+    detector: str
+    cls: int
+    class_name: str
+    confidence: float
+    pixel_count: int
+    bbox_px: tuple[int, int, int, int]
+    centroid_px: tuple[float, float]
+    centroid_lonlat: tuple[float, float] | None
+    footprint_lonlat: tuple[tuple[float, float], ...] | None
+    scene_id: str
+    tile_id: str
+    capture_time: dt.datetime | None
+    model: str = ""
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def to_record(self, sequence: int = 0) -> AlertRecord:
+        """The fixed-layout binary record of this alert (see :mod:`edgeinfer.detect.records`)."""
+        return AlertRecord.from_alert(self, sequence)
+
+
+def alert_id(scene_id: str, detector: str, bbox_px: Sequence[int]) -> str:
+    """Deterministic id: the first 16 hex digits of SHA-256 of scene, detector and bbox."""
+    text = f"{scene_id}|{detector}|{','.join(str(int(v)) for v in bbox_px)}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def objects_from_output(tile: Tile, output: DetectorOutput, info: ModelInfo) -> list[Alert]:
+    """Alerts for the objects in one tile's model output.
+
+    Components of ``class > 0`` (invalid pixels excluded) with at least ``info.min_pixels``
+    pixels whose centroid lies in ``tile.core``.
+    """
+    mask = (output.cls > 0) & tile.valid
+    labels, n = ndimage.label(mask, structure=_EIGHT_CONNECTED)
+    if n == 0:
+        return []
+    index = np.arange(1, n + 1)
+    counts = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    centres = np.asarray(ndimage.center_of_mass(mask, labels, index), dtype=np.float64)
+    col0, row0 = int(tile.window.col_off), int(tile.window.row_off)
+    core = tile.core
+    c_lo, r_lo = float(core.col_off), float(core.row_off)
+    c_hi, r_hi = c_lo + float(core.width), r_lo + float(core.height)
+
+    keep: list[int] = []
+    for k in range(n):
+        if counts[k] < info.min_pixels:
+            continue
+        cx = col0 + centres[k, 1] + 0.5  # scene pixel coordinates of the centroid
+        cy = row0 + centres[k, 0] + 0.5
+        if c_lo <= cx < c_hi and r_lo <= cy < r_hi:
+            keep.append(k)
+    if not keep:
+        return []
+
+    max_cls = ndimage.maximum(output.cls, labels, index)
+    max_conf = ndimage.maximum(output.confidence, labels, index)
+    slices = ndimage.find_objects(labels)
+    boxes = []
+    for k in keep:
+        rs, cs = slices[k]
+        boxes.append((cs.start, rs.start, cs.stop, rs.stop))  # tile pixels, max exclusive
+
+    geo = _lonlat(tile, [centres[k] for k in keep], boxes)
+    alerts: list[Alert] = []
+    for j, k in enumerate(keep):
+        c_min, r_min, c_max, r_max = boxes[j]
+        bbox = (col0 + c_min, row0 + r_min, col0 + c_max, row0 + r_max)
+        extra = _measures(tile, info, labels[slices[k]] == k + 1, int(counts[k]))
+        cls_value = int(max_cls[k])
+        alerts.append(
+            Alert(
+                alert_id=alert_id(tile.scene_id, info.detector, bbox),
+                detector=info.detector,
+                cls=cls_value,
+                class_name=info.class_name(cls_value),
+                confidence=float(max_conf[k]),
+                pixel_count=int(counts[k]),
+                bbox_px=bbox,
+                centroid_px=(col0 + centres[k, 1] + 0.5, row0 + centres[k, 0] + 0.5),
+                centroid_lonlat=geo[j][0] if geo else None,
+                footprint_lonlat=geo[j][1] if geo else None,
+                scene_id=tile.scene_id,
+                tile_id=tile.tile_id,
+                capture_time=tile.capture_time,
+                model=f"{info.name}@{info.version}",
+                extra=extra,
+            )
+        )
+    return alerts
+
+
+def _lonlat(
+    tile: Tile, centres: list[np.ndarray], boxes: list[tuple[int, int, int, int]]
+) -> list[tuple[tuple[float, float], tuple[tuple[float, float], ...]]] | None:
+    """Centroid and footprint ring in lon/lat for each object, or None if not georeferenced."""
+    if tile.transform is None or tile.crs is None:
+        return None
+    cols: list[float] = []
+    rows: list[float] = []
+    for centre, (c0, r0, c1, r1) in zip(centres, boxes, strict=True):
+        # centroid (pixel centre), then the bbox corners in pixel-edge coordinates
+        cols += [centre[1] + 0.5, c0, c0, c1, c1]
+        rows += [centre[0] + 0.5, r0, r1, r1, r0]
+    t = tile.transform  # applied by hand: affine >= 3 warns on ``transform * points``
+    c_arr, r_arr = np.asarray(cols), np.asarray(rows)
+    xs = t.a * c_arr + t.b * r_arr + t.c
+    ys = t.d * c_arr + t.e * r_arr + t.f
+    lons, lats = xy_to_lonlat(tile.crs, xs, ys)
+    out = []
+    for j in range(len(boxes)):
+        lo, la = lons[5 * j : 5 * j + 5], lats[5 * j : 5 * j + 5]
+        ring = [(float(a), float(b)) for a, b in zip(lo[1:], la[1:], strict=True)]
+        if _signed_area(ring) < 0:  # RFC 7946 3.1.6: exterior rings counter-clockwise
+            ring.reverse()
+        ring.append(ring[0])
+        out.append(((float(lo[0]), float(la[0])), tuple(ring)))
+    return out
+
+
+def _signed_area(ring: list[tuple[float, float]]) -> float:
+    """Shoelace area, positive for a counter-clockwise ring (in lon/lat axes)."""
+    return 0.5 * sum(
+        x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(ring, ring[1:] + ring[:1], strict=True)
+    )
+
+
+def _measures(tile: Tile, info: ModelInfo, obj: np.ndarray, count: int) -> dict[str, float]:
+    """Object size in metres when the pixel size is known.
+
+    Ship length/width are the rectangle-equivalent extents along the object's principal axes:
+    a uniform rectangle of side L has variance L**2/12 along that side, so L = sqrt(12*var);
+    each pixel contributes its own 1/12 so a straight line of n pixels measures n pixels.
+    """
+    size = tile.pixel_size_m
+    if size is None or not math.isfinite(size) or size <= 0:
+        return {}
+    extra = {"area_m2": float(count) * size * size}
+    if info.detector == "ship":
+        rows, cols = np.nonzero(obj)
+        cov = (
+            np.cov(np.vstack([cols, rows]).astype(np.float64), bias=True)
+            if count > 1
+            else np.zeros((2, 2))
+        )
+        eig = np.sort(np.linalg.eigvalsh(np.asarray(cov).reshape(2, 2) + np.eye(2) / 12.0))
+        extra["length_m"] = float(math.sqrt(12.0 * eig[1]) * size)
+        extra["width_m"] = float(math.sqrt(12.0 * max(eig[0], 0.0)) * size)
+    return extra
+
+
+def alert_properties(alert: Alert) -> dict[str, Any]:
+    """The GeoJSON ``properties`` of an alert (JSON-safe values only)."""
+    props: dict[str, Any] = {
+        "alert_id": alert.alert_id,
+        "detector": alert.detector,
+        "class": alert.cls,
+        "class_name": alert.class_name,
+        "confidence": round(alert.confidence, 6),
+        "pixel_count": alert.pixel_count,
+        "bbox_px": list(alert.bbox_px),
+        "centroid_px": [round(v, 3) for v in alert.centroid_px],
+        "centroid_lon": alert.centroid_lonlat[0] if alert.centroid_lonlat else None,
+        "centroid_lat": alert.centroid_lonlat[1] if alert.centroid_lonlat else None,
+        "scene_id": alert.scene_id,
+        "tile_id": alert.tile_id,
+        "capture_time": alert.capture_time.isoformat() if alert.capture_time else None,
+        "model": alert.model,
+    }
+    for key, value in sorted(alert.extra.items()):
+        props[key] = round(value, 3) if math.isfinite(value) else None
+    return props
+
+
+def to_geojson(alerts: Sequence[Alert]) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection (RFC 7946: WGS84, [lon, lat] order, CCW rings).
+
+    Georeferenced alerts get their footprint polygon; alerts from non-georeferenced chips get
+    ``geometry: null`` and their position in ``properties.bbox_px``.
+    """
+    features = []
+    for alert in alerts:
+        geometry = None
+        if alert.footprint_lonlat is not None:
+            ring = [[lon, lat] for lon, lat in alert.footprint_lonlat]
+            geometry = {"type": "Polygon", "coordinates": [ring]}
+        features.append(
+            {
+                "type": "Feature",
+                "id": alert.alert_id,
+                "geometry": geometry,
+                "properties": alert_properties(alert),
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def write_geojson(path: Path | str, alerts: Sequence[Alert]) -> Path:
+    """Write ``alerts`` as a GeoJSON FeatureCollection to ``path``; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(to_geojson(alerts), indent=1, allow_nan=False)
+    path.write_text(text + "\n", encoding="utf-8")
+    return path

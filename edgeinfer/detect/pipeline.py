@@ -1,0 +1,319 @@
+"""Scene -> tiles -> cloud screen -> detectors -> alerts, with the numbers that matter on board.
+
+:func:`detect_scene` is what ``edgeinfer detect`` and :mod:`edgeinfer.api` call.
+
+Cloud screening (Phi-sat-1 CloudScout: tiles more than 70 % cloudy are dropped, saving ~30 %
+of the downlink; ../shared/REFERENCE.md "Clouds"): when ``cloud`` is among the detectors, the
+cloud model runs first on every tile that has valid pixels; a tile's cloud fraction is the
+share of its valid pixels with ``class > 0``; tiles above ``cloud_threshold`` skip the other
+detectors and are counted in ``tiles_cloudy``. The cloud model yields per-tile fractions
+(``DetectionResult.cloud_fractions``), not object alerts, and optionally a cloud mask.
+Tiles without a single valid pixel (nodata areas, padding) run no model (``tiles_empty``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence, Sized
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from edgeinfer.detect.alerts import Alert, objects_from_output
+from edgeinfer.detect.metadata import DETECTORS, ModelInfo
+from edgeinfer.detect.records import RECORD_SIZE
+from edgeinfer.detect.registry import ModelRegistry
+from edgeinfer.detect.runtime import Detector, DetectorOutput, RuntimeOptions
+from edgeinfer.errors import ConfigError, ModelError, UnknownNameError, unknown_name
+from edgeinfer.scene.types import Scene, Tile
+
+logger = logging.getLogger(__name__)
+
+# Phi-sat-1 CloudScout drops images more than 70 % cloudy (../shared/REFERENCE.md, "Clouds").
+DEFAULT_CLOUD_THRESHOLD = 0.7
+DEFAULT_OVERLAP = 32
+DEFAULT_BATCH_SIZE = 8
+
+Progress = Callable[[int, int | None], None]
+"""Called after each batch with (tiles done, tiles in total or None if unknown)."""
+
+Tiler = Callable[[Scene, int, int, tuple[str, ...]], Iterable[Tile]]
+"""``iter_tiles(scene, tile_size, overlap, bands)`` from edgeinfer.scene."""
+
+
+class MaskWriter(Protocol):
+    """Receives each inferred tile's class mask (``edgeinfer.scene.writers.ClassMaskWriter``
+    implements it: it writes the tile's core; pixels no tile wrote stay 255, invalid)."""
+
+    def write_tile(self, tile: Tile, classes: np.ndarray) -> None: ...
+
+    def close(self) -> None: ...
+
+
+MaskWriterFactory = Callable[[Path, Scene, str], MaskWriter]
+"""``(path, scene, detector) -> MaskWriter``."""
+
+
+@dataclass
+class DetectionResult:
+    """Alerts of one scene and what it took to find them.
+
+    ``alerts_per_class`` maps detector -> class name -> count. ``inference_s`` is the wall
+    time inside each model's session.run, by model name; ``providers`` the provider that
+    actually ran each model. ``ratio`` is raw bytes / alert bytes (None without alerts).
+    """
+
+    scene_id: str
+    alerts: list[Alert]
+    models: dict[str, ModelInfo]
+    providers: dict[str, str]
+    tiles_total: int = 0
+    tiles_empty: int = 0
+    tiles_cloudy: int = 0
+    tiles_inferred: int = 0
+    cloud_threshold: float = DEFAULT_CLOUD_THRESHOLD
+    cloud_fractions: dict[str, float] = field(default_factory=dict)
+    alerts_per_class: dict[str, dict[str, int]] = field(default_factory=dict)
+    raw_bytes: int = 0
+    alert_bytes: int = 0
+    inference_s: dict[str, float] = field(default_factory=dict)
+    wall_s: float = 0.0
+    skipped: dict[str, str] = field(default_factory=dict)
+    masks: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        return self.raw_bytes / self.alert_bytes if self.alert_bytes else None
+
+    @property
+    def provider(self) -> str:
+        """The provider all models ran on (``mixed`` if they differ, ``none`` if no model)."""
+        used = set(self.providers.values())
+        return used.pop() if len(used) == 1 else ("mixed" if used else "none")
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready summary (no alerts)."""
+        return {
+            "scene_id": self.scene_id,
+            "detectors": {d: f"{m.name}@{m.version}" for d, m in self.models.items()},
+            "provider": self.provider,
+            "providers": dict(self.providers),
+            "tiles_total": self.tiles_total,
+            "tiles_empty": self.tiles_empty,
+            "tiles_cloudy": self.tiles_cloudy,
+            "tiles_inferred": self.tiles_inferred,
+            "cloud_threshold": self.cloud_threshold,
+            "alerts": len(self.alerts),
+            "alerts_per_class": self.alerts_per_class,
+            "raw_bytes": self.raw_bytes,
+            "alert_bytes": self.alert_bytes,
+            "ratio": self.ratio,
+            "inference_s": {k: round(v, 4) for k, v in self.inference_s.items()},
+            "wall_s": round(self.wall_s, 4),
+            "skipped": dict(self.skipped),
+            "masks": {k: str(v) for k, v in self.masks.items()},
+        }
+
+
+def cloud_fraction(output: DetectorOutput, valid: np.ndarray) -> float:
+    """Share of a tile's valid pixels the cloud model marks ``class > 0`` (0 if none valid)."""
+    n_valid = int(np.count_nonzero(valid))
+    if n_valid == 0:
+        return 0.0
+    return int(np.count_nonzero((output.cls > 0) & valid)) / n_valid
+
+
+def detect_scene(
+    scene: Scene,
+    detectors: Sequence[str],
+    provider: str = "auto",
+    tile_size: int = 512,
+    overlap: int = DEFAULT_OVERLAP,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    threads: int | None = None,
+    cloud_threshold: float = DEFAULT_CLOUD_THRESHOLD,
+    mask_out: dict[str, Path] | None = None,
+    progress: Progress | None = None,
+    *,
+    registry: ModelRegistry | None = None,
+    skip_unfit: bool = False,
+    tiler: Tiler | None = None,
+    mask_writer: MaskWriterFactory | None = None,
+) -> DetectionResult:
+    """Run ``detectors`` (names from ``fire, ship, cloud``) over ``scene``.
+
+    Models are chosen by ``registry`` (default: the models directory) to fit the scene's
+    bands and product; with ``skip_unfit`` a detector without a fitting model is skipped
+    (reason in ``result.skipped``) instead of raising :class:`ModelError`. ``mask_out`` maps
+    detector names to paths for class masks. ``tiler`` and ``mask_writer`` default to the
+    scene package's ``iter_tiles`` and mask writer.
+    """
+    t_start = time.perf_counter()
+    if not 0.0 <= cloud_threshold <= 1.0:
+        raise ConfigError(f"cloud_threshold = {cloud_threshold}: expected a fraction in [0, 1]")
+    if tile_size < 1 or not 0 <= overlap < tile_size:
+        raise ConfigError(
+            f"tile_size {tile_size} / overlap {overlap}: need tile_size >= 1 and "
+            "0 <= overlap < tile_size"
+        )
+    wanted = list(dict.fromkeys(d.strip() for d in detectors if d.strip()))
+    if not wanted:
+        raise ConfigError("no detectors given; choose from " + ", ".join(DETECTORS))
+    options = RuntimeOptions(provider=provider, intra_op_threads=threads)
+    registry = registry or ModelRegistry()
+
+    models, skipped = _choose_models(registry, wanted, scene, skip_unfit)
+    mask_out = dict(mask_out or {})
+    unknown = sorted(set(mask_out) - set(wanted))
+    if unknown:
+        raise unknown_name("mask detector", unknown[0], wanted)
+    bands = tuple(b for b in scene.band_names if any(b in m.bands for m in models.values()))
+    result = DetectionResult(
+        scene_id=scene.scene_id,
+        alerts=[],
+        models=models,
+        providers={},
+        cloud_threshold=cloud_threshold,
+        raw_bytes=scene.raw_bytes,
+        skipped=skipped,
+    )
+    if not models:
+        result.wall_s = time.perf_counter() - t_start
+        return result
+
+    runners = {d: Detector(m, options, batch_size) for d, m in models.items()}
+    result.providers = {r.info.name: r.provider for r in runners.values()}
+    writers: dict[str, MaskWriter] = {}
+    try:
+        _open_writers(writers, mask_out, models, scene, mask_writer)
+        if tiler is None:
+            tiles: Iterable[Tile] = _default_tiler()(scene, tile_size, overlap, bands)
+            total: int | None = _tile_count(scene, tile_size, overlap)
+        else:
+            tiles = tiler(scene, tile_size, overlap, bands)
+            total = len(tiles) if isinstance(tiles, Sized) else None
+        batch: list[Tile] = []
+        for tile in tiles:
+            result.tiles_total += 1
+            if not tile.valid.any():
+                result.tiles_empty += 1
+            else:
+                batch.append(tile)
+            if len(batch) >= batch_size:
+                _process(batch, runners, writers, result)
+                batch = []
+                if progress is not None:
+                    progress(result.tiles_total, total)
+        if batch:
+            _process(batch, runners, writers, result)
+        if progress is not None:
+            progress(result.tiles_total, total)
+    finally:
+        for writer in writers.values():
+            writer.close()
+    result.masks = dict(mask_out)
+    result.inference_s = {r.info.name: r.inference_s for r in runners.values()}
+    result.alert_bytes = len(result.alerts) * RECORD_SIZE
+    for alert in result.alerts:
+        per = result.alerts_per_class.setdefault(alert.detector, {})
+        per[alert.class_name] = per.get(alert.class_name, 0) + 1
+    result.wall_s = time.perf_counter() - t_start
+    logger.info(
+        "scene %s: %d tiles (%d empty, %d cloudy, %d inferred), %d alerts, %d raw bytes, "
+        "%d alert bytes, provider %s",
+        scene.scene_id,
+        result.tiles_total,
+        result.tiles_empty,
+        result.tiles_cloudy,
+        result.tiles_inferred,
+        len(result.alerts),
+        result.raw_bytes,
+        result.alert_bytes,
+        result.provider,
+    )
+    return result
+
+
+def _choose_models(
+    registry: ModelRegistry, wanted: list[str], scene: Scene, skip_unfit: bool
+) -> tuple[dict[str, ModelInfo], dict[str, str]]:
+    models: dict[str, ModelInfo] = {}
+    skipped: dict[str, str] = {}
+    for detector in wanted:
+        try:
+            models[detector] = registry.select(detector, scene.band_names, scene.product)
+        except UnknownNameError:
+            raise
+        except ModelError as exc:
+            if not skip_unfit:
+                raise
+            skipped[detector] = str(exc)
+            logger.warning("skipping detector %s: %s", detector, exc)
+    # cloud first: it decides which tiles the others see
+    order = sorted(models, key=lambda d: d != "cloud")
+    return {d: models[d] for d in order}, skipped
+
+
+def _process(
+    batch: list[Tile],
+    runners: dict[str, Detector],
+    writers: dict[str, MaskWriter],
+    result: DetectionResult,
+) -> None:
+    kept = batch
+    if "cloud" in runners:
+        kept = []
+        for tile, out in zip(batch, runners["cloud"].run(batch), strict=True):
+            fraction = cloud_fraction(out, tile.valid)
+            result.cloud_fractions[tile.tile_id] = fraction
+            if "cloud" in writers:
+                writers["cloud"].write_tile(tile, out.cls)
+            if fraction > result.cloud_threshold:
+                result.tiles_cloudy += 1
+            else:
+                kept.append(tile)
+    others = [d for d in runners if d != "cloud"]
+    result.tiles_inferred += len(kept) if others else len(batch)
+    if not kept:
+        return
+    for detector in others:
+        runner = runners[detector]
+        for tile, out in zip(kept, runner.run(kept), strict=True):
+            result.alerts.extend(objects_from_output(tile, out, runner.info))
+            if detector in writers:
+                writers[detector].write_tile(tile, out.cls)
+
+
+def _open_writers(
+    writers: dict[str, MaskWriter],
+    mask_out: dict[str, Path],
+    models: dict[str, ModelInfo],
+    scene: Scene,
+    factory: MaskWriterFactory | None,
+) -> None:
+    """Open one mask writer per detector into ``writers`` (filled as they open, so the
+    caller closes those already open if a later one fails)."""
+    for detector, path in mask_out.items():
+        if detector in models:  # a skipped detector writes no mask
+            writers[detector] = (factory or _default_mask_writer)(Path(path), scene, detector)
+
+
+def _default_tiler() -> Tiler:
+    from edgeinfer.scene.tiling import iter_tiles
+
+    return iter_tiles
+
+
+def _tile_count(scene: Scene, tile_size: int, overlap: int) -> int:
+    from edgeinfer.scene.tiling import tile_windows
+
+    return len(tile_windows(scene.width, scene.height, tile_size, overlap))
+
+
+def _default_mask_writer(path: Path, scene: Scene, detector: str) -> MaskWriter:
+    from edgeinfer.scene.writers import ClassMaskWriter
+
+    return ClassMaskWriter(path, scene, detector=detector)

@@ -1,0 +1,283 @@
+"""The one place that creates onnxruntime sessions, and the batching :class:`Detector`.
+
+Providers: ``auto`` (CUDA when this onnxruntime offers it, else CPU; TensorRT only on request
+because it builds an engine per input shape, which takes minutes), ``cpu``, ``cuda``,
+``tensorrt`` (TensorRT, then CUDA, then CPU). Asking for a provider this onnxruntime lacks
+falls back to CPU with a warning. Asking for CUDA when onnxruntime-gpu is installed but the
+CUDA libraries are not makes onnxruntime log an error and silently fall back
+(../shared/ENVIRONMENT.md), so the provider that actually runs is read back from
+``session.get_providers()`` and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from edgeinfer.detect.metadata import ModelInfo
+from edgeinfer.errors import ConfigError, ModelError, unknown_name
+from edgeinfer.scene.types import Tile
+
+logger = logging.getLogger(__name__)
+
+PROVIDERS: tuple[str, ...] = ("auto", "cpu", "cuda", "tensorrt")
+_ORT_NAMES = {
+    "tensorrt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+_SHORT = {v: k for k, v in _ORT_NAMES.items()}
+_CHAINS = {
+    "auto": ("cuda", "cpu"),
+    "cpu": ("cpu",),
+    "cuda": ("cuda", "cpu"),
+    "tensorrt": ("tensorrt", "cuda", "cpu"),
+}
+OPTIMIZATIONS: tuple[str, ...] = ("disable", "basic", "extended", "all")
+
+
+def import_onnxruntime() -> Any:
+    """Import onnxruntime, or raise :class:`ModelError` saying how to install it."""
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise ModelError(
+            "onnxruntime is not installed; run `pip install edgeinfer[cpu]` "
+            "(or `pip install edgeinfer[gpu]` for CUDA, never both)"
+        ) from exc
+    return onnxruntime
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """How sessions run: provider name, threads (None = onnxruntime's default) and graph
+    optimisation level. Validated on creation."""
+
+    provider: str = "auto"
+    intra_op_threads: int | None = None
+    inter_op_threads: int | None = None
+    optimization: str = "all"
+
+    def __post_init__(self) -> None:
+        if self.provider not in PROVIDERS:
+            raise unknown_name("provider", self.provider, PROVIDERS)
+        if self.optimization not in OPTIMIZATIONS:
+            raise unknown_name("optimization level", self.optimization, OPTIMIZATIONS)
+        for key in ("intra_op_threads", "inter_op_threads"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, int) or value < 0):
+                raise ConfigError(f"{key} = {value!r}: expected an integer >= 0 (0 = default)")
+
+
+def requested_providers(provider: str, available: Sequence[str]) -> list[str]:
+    """onnxruntime provider names to ask for, in order, keeping those ``available``."""
+    if provider not in PROVIDERS:
+        raise unknown_name("provider", provider, PROVIDERS)
+    chain = [_ORT_NAMES[p] for p in _CHAINS[provider]]
+    usable = [p for p in chain if p in available]
+    if provider != "auto" and chain[0] not in available:
+        logger.warning(
+            "provider %s requested but this onnxruntime offers only %s; falling back to %s "
+            "(for CUDA/TensorRT install `edgeinfer[gpu]` instead of `edgeinfer[cpu]`)",
+            provider,
+            ", ".join(available),
+            usable[0] if usable else "CPUExecutionProvider",
+        )
+    return usable or ["CPUExecutionProvider"]
+
+
+def create_session(
+    path: str, options: RuntimeOptions | None = None, label: str = ""
+) -> tuple[Any, str]:
+    """Create an ``onnxruntime.InferenceSession`` for the model at ``path``.
+
+    Returns the session and the short name (``cpu|cuda|tensorrt``) of the provider that
+    actually runs it, which is also logged at INFO.
+    """
+    ort = import_onnxruntime()
+    options = options or RuntimeOptions()
+    so = ort.SessionOptions()
+    if options.intra_op_threads is not None:
+        so.intra_op_num_threads = options.intra_op_threads
+    if options.inter_op_threads is not None:
+        so.inter_op_num_threads = options.inter_op_threads
+    so.graph_optimization_level = {
+        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }[options.optimization]
+    providers = requested_providers(options.provider, ort.get_available_providers())
+    try:
+        session = ort.InferenceSession(str(path), sess_options=so, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/RuntimeException
+        raise ModelError(
+            f"onnxruntime cannot load model {label or path} ({exc}); rebuild the models with "
+            "`edgeinfer models build`"
+        ) from exc
+    actual_full = session.get_providers()[0]
+    actual = _SHORT.get(actual_full, actual_full)
+    if providers[0] != actual_full:
+        logger.warning(
+            "model %s: asked for %s but onnxruntime runs %s (missing GPU libraries?)",
+            label or path,
+            providers[0],
+            actual_full,
+        )
+    logger.info("model %s runs on %s (%s)", label or path, actual, actual_full)
+    return session, actual
+
+
+@dataclass(frozen=True)
+class DetectorOutput:
+    """One tile's model output: ``cls`` uint8 ``(H, W)`` (0 wherever the tile is invalid) and
+    ``confidence`` float32 ``(H, W)`` in [0, 1] (0 wherever invalid)."""
+
+    tile_id: str
+    cls: npt.NDArray[np.uint8]
+    confidence: npt.NDArray[np.float32]
+
+
+class Detector:
+    """One loaded model that turns batches of tiles into class and confidence maps.
+
+    The session is created once. :meth:`run` selects and orders the model's bands from each
+    tile by name, applies the model's scaling, zeroes invalid pixels, feeds ``valid`` and aux
+    inputs, runs batches of up to ``batch_size`` tiles through preallocated input buffers and
+    forces ``class = 0`` wherever a pixel is invalid.
+    """
+
+    def __init__(
+        self, info: ModelInfo, options: RuntimeOptions | None = None, batch_size: int = 8
+    ) -> None:
+        if batch_size < 1:
+            raise ConfigError(f"batch_size = {batch_size}: expected an integer >= 1")
+        self.info = info
+        self.batch_size = batch_size
+        self.session, self.provider = create_session(str(info.path), options, label=info.name)
+        self.inference_s = 0.0
+        self.tiles_run = 0
+        self._x: npt.NDArray[np.float32] | None = None
+        self._valid: npt.NDArray[np.float32] | None = None
+        self._check_session()
+        self._warned_units: set[str] = set()
+
+    def _check_session(self) -> None:
+        where = f"model {self.info.name} ({self.info.path})"
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        for name, rank in (("x", 4), ("valid", 4), *((a, 1) for a in self.info.aux_inputs)):
+            arg = inputs.get(name)
+            if arg is None or arg.type != "tensor(float)" or len(arg.shape) != rank:
+                got = "absent" if arg is None else f"{arg.type} rank {len(arg.shape)}"
+                raise ModelError(
+                    f"{where}: input {name!r} is {got}, the contract needs float32 rank {rank}"
+                )
+        channels = inputs["x"].shape[1]
+        if isinstance(channels, int) and channels != len(self.info.bands):
+            raise ModelError(
+                f"{where}: input x takes {channels} bands but its metadata lists "
+                f"{len(self.info.bands)} ({','.join(self.info.bands)}); rebuild it"
+            )
+
+    def _band_index(self, tile: Tile) -> list[int]:
+        names = tile.band_names
+        missing = [b for b in self.info.bands if b not in names]
+        if missing:
+            raise ModelError(
+                f"model {self.info.name} needs bands {','.join(missing)} that scene "
+                f"{tile.scene_id} lacks (it has {','.join(names) or 'none'}); name the bands "
+                "with --bands or pick the product with --product"
+            )
+        index = [names.index(b) for b in self.info.bands]
+        for i, unit in zip(index, self.info.units, strict=True):
+            band = tile.bands[i]
+            if band.unit != unit and band.name not in self._warned_units:
+                self._warned_units.add(band.name)
+                logger.warning(
+                    "model %s expects band %s in %s but scene %s has it in %s; results may "
+                    "be meaningless (check --product)",
+                    self.info.name,
+                    band.name,
+                    unit,
+                    tile.scene_id,
+                    band.unit,
+                )
+        return index
+
+    def run(self, tiles: Sequence[Tile]) -> list[DetectorOutput]:
+        """Class and confidence maps for ``tiles``, in order, batched by ``batch_size``."""
+        results: list[DetectorOutput | None] = [None] * len(tiles)
+        groups: dict[tuple[int, int, float | None], list[int]] = {}
+        for i, tile in enumerate(tiles):
+            h, w = tile.valid.shape
+            if tile.data.ndim != 3 or tile.data.shape[1:] != (h, w):
+                raise ModelError(
+                    f"tile {tile.tile_id} of scene {tile.scene_id} has data {tile.data.shape} "
+                    f"and valid {tile.valid.shape}; expected (bands, H, W) and (H, W)"
+                )
+            size_m = tile.pixel_size_m if "pixel_size_m" in self.info.aux_inputs else None
+            groups.setdefault((h, w, size_m), []).append(i)
+        for (h, w, size_m), members in groups.items():
+            for start in range(0, len(members), self.batch_size):
+                chunk = members[start : start + self.batch_size]
+                outs = self._run_batch([tiles[i] for i in chunk], h, w, size_m)
+                for i, out in zip(chunk, outs, strict=True):
+                    results[i] = out
+        return [r for r in results if r is not None]
+
+    def _buffers(
+        self, n: int, h: int, w: int
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        c = len(self.info.bands)
+        shape = (max(n, self.batch_size), c, h, w)
+        if self._x is None or self._x.shape[0] < n or self._x.shape[1:] != shape[1:]:
+            self._x = np.empty(shape, dtype=np.float32)
+            self._valid = np.empty((shape[0], 1, h, w), dtype=np.float32)
+        assert self._valid is not None
+        return self._x[:n], self._valid[:n]
+
+    def _run_batch(
+        self, tiles: list[Tile], h: int, w: int, pixel_size_m: float | None
+    ) -> list[DetectorOutput]:
+        x, valid = self._buffers(len(tiles), h, w)
+        for k, tile in enumerate(tiles):
+            x[k] = tile.data[self._band_index(tile)]
+            valid[k, 0] = tile.valid
+        self.info.scaling.apply(x)
+        x *= valid  # invalid pixels carry 0 after scaling too (design.md)
+        feeds: dict[str, npt.NDArray[np.float32]] = {"x": x, "valid": valid}
+        if "pixel_size_m" in self.info.aux_inputs:
+            if pixel_size_m is None:
+                raise ModelError(
+                    f"model {self.info.name} needs the pixel size but scene "
+                    f"{tiles[0].scene_id} has none; use a georeferenced scene or a product "
+                    "with a known resolution"
+                )
+            feeds["pixel_size_m"] = np.array([pixel_size_m], dtype=np.float32)
+        t0 = time.perf_counter()
+        try:
+            cls, conf = self.session.run(["class", "confidence"], feeds)
+        except Exception as exc:  # onnxruntime's RuntimeException / InvalidArgument
+            raise ModelError(
+                f"model {self.info.name} failed on scene {tiles[0].scene_id} (tiles {h}x{w}): {exc}"
+            ) from exc
+        self.inference_s += time.perf_counter() - t0
+        self.tiles_run += len(tiles)
+        n = len(tiles)
+        if cls.shape != (n, 1, h, w) or conf.shape != (n, 1, h, w) or cls.dtype != np.uint8:
+            raise ModelError(
+                f"model {self.info.name} returned class {cls.dtype}{cls.shape} and confidence "
+                f"{conf.shape} for {n} tiles of {h}x{w}; the contract needs uint8 [N,1,H,W]"
+            )
+        out: list[DetectorOutput] = []
+        for k, tile in enumerate(tiles):
+            c = np.where(tile.valid, cls[k, 0], np.uint8(0)).astype(np.uint8, copy=False)
+            p = np.where(tile.valid, conf[k, 0], np.float32(0)).astype(np.float32, copy=False)
+            out.append(DetectorOutput(tile.tile_id, c, np.clip(p, 0.0, 1.0, out=p)))
+        return out

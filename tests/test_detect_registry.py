@@ -1,0 +1,101 @@
+"""Model registry: finding models, choosing one that fits a scene, errors that say the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_detect_helpers import threshold_model
+
+import edgeinfer
+from edgeinfer.detect.registry import (
+    MODELS_ENV,
+    ModelRegistry,
+    default_models_dir,
+    get_model,
+    list_models,
+    select,
+)
+from edgeinfer.errors import ModelError, UnknownNameError
+
+
+@pytest.fixture
+def models_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "models"
+    threshold_model(d, "fire_any", "fire", ("B12",), product="any")
+    threshold_model(d, "fire_landsat", "fire", ("B5", "B6", "B7"), product="landsat")
+    threshold_model(
+        d, "fire_landsat_v2", "fire", ("B5", "B6", "B7"), product="landsat", version="2.1.0"
+    )
+    threshold_model(d, "ship_sar", "ship", ("VV",), product="sar")
+    threshold_model(d, "cloud_s2", "cloud", ("B02", "B11"), product="sentinel2")
+    (d / "fire_any.md").write_text("# fire_any\n\ncard text\n")
+    return d
+
+
+def test_list_and_get(models_dir: Path) -> None:
+    names = [m.name for m in list_models(models_dir)]
+    assert names == ["cloud_s2", "fire_any", "fire_landsat", "fire_landsat_v2", "ship_sar"]
+    assert get_model("ship_sar", models_dir).bands == ("VV",)
+    with pytest.raises(UnknownNameError, match=r"unknown model 'ship'.*cloud_s2, fire_any"):
+        get_model("ship", models_dir)
+
+
+def test_select_prefers_exact_product_then_version(models_dir: Path) -> None:
+    bands = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B9", "B10", "B11"]
+    assert select("fire", bands, "landsat", models_dir).name == "fire_landsat_v2"
+    # a Sentinel-2 scene: only the product-agnostic model fits (it needs B12)
+    assert select("fire", ["B8A", "B11", "B12"], "sentinel2", models_dir).name == "fire_any"
+    assert select("ship", ["VV", "VH"], "sar", models_dir).name == "ship_sar"
+
+
+def test_unknown_detector_lists_known(models_dir: Path) -> None:
+    with pytest.raises(UnknownNameError, match=r"unknown detector 'volcano'.*cloud, fire, ship"):
+        select("volcano", ["B7"], "landsat", models_dir)
+
+
+def test_no_fitting_model_names_missing_bands_and_fix(models_dir: Path) -> None:
+    with pytest.raises(ModelError) as info:
+        select("fire", ["B1", "B2", "B7"], "landsat", models_dir)
+    msg = str(info.value)
+    assert "fire_landsat needs bands B5,B6" in msg
+    assert "fire_any needs bands B12" in msg
+    assert "--bands" in msg and "--product" in msg
+    with pytest.raises(ModelError, match=r"ship_sar is for product sar"):
+        select("ship", ["VV"], "geotiff", models_dir)
+
+
+def test_fitting_detectors(models_dir: Path) -> None:
+    reg = ModelRegistry(models_dir)
+    assert reg.fitting_detectors(["B5", "B6", "B7"], "landsat") == ["fire"]
+    assert reg.fitting_detectors(["B02", "B11", "B12"], "sentinel2") == ["cloud", "fire"]
+
+
+def test_empty_or_missing_directory_says_build(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=r"no fire model in .*edgeinfer models build"):
+        select("fire", ["B7"], "landsat", tmp_path / "absent")
+    with pytest.raises(ModelError, match=r"no models in .*edgeinfer models build"):
+        get_model("fire_any", tmp_path)
+    assert list_models(tmp_path) == []
+
+
+def test_broken_model_in_directory_names_the_file(models_dir: Path) -> None:
+    (models_dir / "broken.onnx").write_bytes(b"garbage")
+    with pytest.raises(ModelError, match=r"broken\.onnx is not a readable ONNX model"):
+        list_models(models_dir)
+
+
+def test_duplicate_names_are_refused(models_dir: Path) -> None:
+    threshold_model(models_dir / "x", "fire_any", "fire", ("B12",))
+    (models_dir / "x" / "fire_any.onnx").rename(models_dir / "zz.onnx")
+    with pytest.raises(ModelError, match=r"both call themselves 'fire_any'"):
+        list_models(models_dir)
+
+
+def test_default_dir_env_then_repo(monkeypatch: pytest.MonkeyPatch, models_dir: Path) -> None:
+    monkeypatch.delenv(MODELS_ENV, raising=False)
+    repo = Path(edgeinfer.__file__).resolve().parents[1]
+    assert default_models_dir() == repo / "models"
+    monkeypatch.setenv(MODELS_ENV, str(models_dir))
+    assert default_models_dir() == models_dir
+    assert ModelRegistry().get_model("ship_sar").detector == "ship"
