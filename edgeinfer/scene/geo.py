@@ -52,5 +52,5 @@ def lonlat_to_pixel(
 ) -> tuple[np.ndarray, np.ndarray]:
     """lon/lat to fractional pixel (col, row) in the grid of ``transform``."""
     xs, ys = lonlat_to_xy(crs, lons, lats)
-    cols, rows = ~transform * (xs, ys)
+    cols, rows = ~transform @ (xs, ys)
     return np.asarray(cols), np.asarray(rows)

@@ -243,7 +243,7 @@ def grid_pixel_size_m(grid: Grid) -> float | None:
     t = grid.transform
     size_x, size_y = math.hypot(t.a, t.d), math.hypot(t.b, t.e)
     if grid.crs.is_geographic:
-        _, lat = t * (grid.width / 2.0, grid.height / 2.0)
+        _, lat = t @ (grid.width / 2.0, grid.height / 2.0)
         p = math.radians(max(-90.0, min(90.0, lat)))
         m_lat = 111132.92 - 559.82 * math.cos(2 * p) + 1.175 * math.cos(4 * p)
         m_lon = 111412.84 * math.cos(p) - 93.5 * math.cos(3 * p)

@@ -137,18 +137,22 @@ def open_sentinel2_files(paths: list[Path], label: str, opts: OpenOptions) -> Ra
             f"{label} holds no Sentinel-2 band files (names containing B01..B12, B8A); pass "
             "the folder of a product (or its IMG_DATA) or the band files"
         )
-    names = [b for b in (*BAND_ORDER, "SCL") if b in files]
+    present = [b for b in (*BAND_ORDER, "SCL") if b in files]
+    names = present
     if opts.bands is not None:
         missing = [b for b in opts.bands if b not in files]
         if missing:
             raise BandError(
-                f"{label} has no file for band(s) {', '.join(missing)}; present: {', '.join(names)}"
+                f"{label} has no file for band(s) {', '.join(missing)}; present: "
+                f"{', '.join(present)}"
             )
         names = list(opts.bands)
     closeables: list[Any] = []
     try:
+        # Every band of the product is opened: the grid (finest present) and the raw size
+        # must not depend on which bands a detector asks for.
         chosen: dict[str, tuple[Path, Any]] = {}
-        for band in names:
+        for band in present:
             candidates = []
             for path in files[band]:
                 ds = open_dataset(path)

@@ -1,11 +1,13 @@
 """Solar elevation from date, time and place, and the nominal overpass time of a
 sun-synchronous imager. Used when a Landsat product arrives without its MTL file.
 
-Solar position: NOAA Global Monitoring Laboratory, "General Solar Position Calculations"
-(https://gml.noaa.gov/grad/solcalc/solareqns.PDF), whose declination and equation-of-time
-series are Spencer (1971), "Fourier series representation of the position of the Sun",
-Search 2(5):172. Stated accuracy: about 0.1 deg in elevation away from the horizon; the
-geometric elevation (no refraction), as USGS reports SUN_ELEVATION in Landsat MTL files.
+Solar position: the equations of the NOAA Global Monitoring Laboratory Solar Calculator
+(https://gml.noaa.gov/grad/solcalc/calcdetails.html, NOAA_Solar_Calculations_day.xls), which
+follow Meeus, "Astronomical Algorithms" (1991): accurate to about 0.01 deg for 1800-2100. We
+do not use NOAA's shorter Spencer (1971) Fourier series (solareqns.PDF): its declination is
+fitted to the 1950s calendar and is off by up to ~0.5 deg near today's equinoxes (measured
+against skyfield in tests/test_scene_solar.py). The result is the geometric elevation (no
+refraction), as USGS reports SUN_ELEVATION in Landsat MTL files.
 
 Overpass time: Landsat 8/9 cross the equator on the descending node between 10:00 and
 10:15 mean local time (USGS, "What are the orbit paths of the Landsat satellites?", and the
@@ -36,42 +38,49 @@ def solar_elevation_deg(
     lat_deg: float | Sequence[float] | npt.NDArray[np.float64],
 ) -> npt.NDArray[np.float64]:
     """Geometric solar elevation in degrees at UTC time ``when`` (naive = UTC) and WGS84
-    ``lon_deg``/``lat_deg`` (scalars or arrays), by the NOAA/Spencer formulas."""
+    ``lon_deg``/``lat_deg`` (scalars or arrays), by the NOAA Solar Calculator equations
+    (Meeus, Astronomical Algorithms); no atmospheric refraction."""
     when_utc = _as_utc(when)
     lon = np.asarray(lon_deg, dtype=np.float64)
     lat = np.radians(np.asarray(lat_deg, dtype=np.float64))
-    days_in_year = 366 if _is_leap(when_utc.year) else 365
-    hour = (
-        when_utc.hour
-        + when_utc.minute / 60.0
-        + (when_utc.second + when_utc.microsecond / 1e6) / 3600.0
+    jd = _julian_day(when_utc)
+    jc = (jd - 2451545.0) / 36525.0  # Julian centuries since J2000.0
+    l0 = math.radians((280.46646 + jc * (36000.76983 + jc * 0.0003032)) % 360.0)
+    m = math.radians(357.52911 + jc * (35999.05029 - 0.0001537 * jc))
+    ecc = 0.016708634 - jc * (0.000042037 + 0.0000001267 * jc)
+    centre = (
+        math.sin(m) * (1.914602 - jc * (0.004817 + 0.000014 * jc))
+        + math.sin(2 * m) * (0.019993 - 0.000101 * jc)
+        + math.sin(3 * m) * 0.000289
     )
-    doy = when_utc.timetuple().tm_yday
-    # Fractional year in radians (NOAA eq. 1).
-    gamma = 2.0 * math.pi / days_in_year * (doy - 1 + (hour - 12.0) / 24.0)
-    # Equation of time in minutes and declination in radians (Spencer 1971, NOAA eqs. 2-3).
-    eqtime = 229.18 * (
-        0.000075
-        + 0.001868 * math.cos(gamma)
-        - 0.032077 * math.sin(gamma)
-        - 0.014615 * math.cos(2 * gamma)
-        - 0.040849 * math.sin(2 * gamma)
+    omega = math.radians(125.04 - 1934.136 * jc)
+    app_long = math.radians(math.degrees(l0) + centre - 0.00569 - 0.00478 * math.sin(omega))
+    obliq0 = 23.0 + (26.0 + (21.448 - jc * (46.815 + jc * (0.00059 - jc * 0.001813))) / 60.0) / 60.0
+    obliq = math.radians(obliq0 + 0.00256 * math.cos(omega))
+    decl = math.asin(math.sin(obliq) * math.sin(app_long))
+    var_y = math.tan(obliq / 2.0) ** 2
+    eq_time_min = 4.0 * math.degrees(
+        var_y * math.sin(2 * l0)
+        - 2 * ecc * math.sin(m)
+        + 4 * ecc * var_y * math.sin(m) * math.cos(2 * l0)
+        - 0.5 * var_y**2 * math.sin(4 * l0)
+        - 1.25 * ecc**2 * math.sin(2 * m)
     )
-    decl = (
-        0.006918
-        - 0.399912 * math.cos(gamma)
-        + 0.070257 * math.sin(gamma)
-        - 0.006758 * math.cos(2 * gamma)
-        + 0.000907 * math.sin(2 * gamma)
-        - 0.002697 * math.cos(3 * gamma)
-        + 0.00148 * math.sin(3 * gamma)
+    minutes = (
+        when_utc.hour * 60.0
+        + when_utc.minute
+        + (when_utc.second + when_utc.microsecond / 1e6) / 60.0
     )
-    # True solar time in minutes (time zone 0: UTC) and hour angle (NOAA eqs. 4-6).
-    true_solar_min = hour * 60.0 + eqtime + 4.0 * lon
+    true_solar_min = minutes + eq_time_min + 4.0 * lon
     hour_angle = np.radians(true_solar_min / 4.0 - 180.0)
     cos_zenith = np.sin(lat) * math.sin(decl) + np.cos(lat) * math.cos(decl) * np.cos(hour_angle)
     zenith = np.arccos(np.clip(cos_zenith, -1.0, 1.0))
     return np.asarray(90.0 - np.degrees(zenith), dtype=np.float64)
+
+
+def _julian_day(when_utc: dt.datetime) -> float:
+    """Julian day of an aware UTC datetime (JD 2440587.5 = 1970-01-01T00:00Z)."""
+    return when_utc.timestamp() / 86400.0 + 2440587.5
 
 
 def nominal_overpass_utc(
@@ -101,7 +110,3 @@ def _as_utc(when: dt.datetime) -> dt.datetime:
     if when.tzinfo is None:
         return when.replace(tzinfo=dt.UTC)
     return when.astimezone(dt.UTC)
-
-
-def _is_leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)

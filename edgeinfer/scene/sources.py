@@ -134,7 +134,7 @@ class Grid:
         if self.transform is None:
             return None
         xs, ys = zip(
-            *(self.transform * (c, r) for c in (0, self.width) for r in (0, self.height)),
+            *(self.transform @ (c, r) for c in (0, self.width) for r in (0, self.height)),
             strict=True,
         )
         return (min(xs), min(ys), max(xs), max(ys))

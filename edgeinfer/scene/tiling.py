@@ -141,7 +141,7 @@ def iter_tiles(
         meta["valid_pixels"] = n_valid
         total_valid += n_valid
         transform = (
-            scene.transform * Affine.translation(window.col_off, window.row_off)
+            scene.transform @ Affine.translation(window.col_off, window.row_off)
             if scene.transform is not None
             else None
         )
