@@ -12,7 +12,7 @@ import pytest
 from affine import Affine
 from rasterio.crs import CRS
 from scipy import ndimage
-from test_detect_helpers import make_tile, metadata
+from test_detect_helpers import make_tile, metadata, utm_inverse
 
 from edgeinfer.detect.alerts import Alert, alert_id, objects_from_output
 from edgeinfer.detect.metadata import ModelInfo, parse_metadata
@@ -130,44 +130,7 @@ def test_objects_in_overlaps_are_reported_once(seed: int) -> None:
     assert len(dup) > n
 
 
-# WGS84 and UTM (NIMA TR8350.2; Snyder 1987, USGS Professional Paper 1395, pp. 60-64)
-_A, _F, _K0 = 6378137.0, 1 / 298.257223563, 0.9996
-
-
-def _utm_inverse(easting: float, northing: float, zone: int) -> tuple[float, float]:
-    """Snyder's inverse transverse Mercator series (eqs 3-26, 8-18 to 8-25), northern
-    hemisphere: (lon, lat) in degrees, independent of PROJ."""
-    e2 = _F * (2 - _F)
-    ep2 = e2 / (1 - e2)
-    x, m = easting - 500000.0, northing / _K0
-    mu = m / (_A * (1 - e2 / 4 - 3 * e2**2 / 64 - 5 * e2**3 / 256))
-    e1 = (1 - math.sqrt(1 - e2)) / (1 + math.sqrt(1 - e2))
-    phi1 = (
-        mu
-        + (3 * e1 / 2 - 27 * e1**3 / 32) * math.sin(2 * mu)
-        + (21 * e1**2 / 16 - 55 * e1**4 / 32) * math.sin(4 * mu)
-        + (151 * e1**3 / 96) * math.sin(6 * mu)
-        + (1097 * e1**4 / 512) * math.sin(8 * mu)
-    )
-    c1, t1 = ep2 * math.cos(phi1) ** 2, math.tan(phi1) ** 2
-    n1 = _A / math.sqrt(1 - e2 * math.sin(phi1) ** 2)
-    r1 = _A * (1 - e2) / (1 - e2 * math.sin(phi1) ** 2) ** 1.5
-    d = x / (n1 * _K0)
-    lat = phi1 - (n1 * math.tan(phi1) / r1) * (
-        d**2 / 2
-        - (5 + 3 * t1 + 10 * c1 - 4 * c1**2 - 9 * ep2) * d**4 / 24
-        + (61 + 90 * t1 + 298 * c1 + 45 * t1**2 - 252 * ep2 - 3 * c1**2) * d**6 / 720
-    )
-    lon0 = math.radians(zone * 6 - 183)
-    lon = lon0 + (
-        d
-        - (1 + 2 * t1 + c1) * d**3 / 6
-        + (5 - 2 * c1 + 28 * t1 - 3 * c1**2 + 8 * ep2 + 24 * t1**2) * d**5 / 120
-    ) / math.cos(phi1)
-    return math.degrees(lon), math.degrees(lat)
-
-
-def test_lonlat_matches_a_hand_computed_utm_inverse() -> None:
+def test_lonlat_matches_a_hand_computedutm_inverse() -> None:
     scene_t = Affine(30.0, 0.0, 499020.0, 0.0, -30.0, 4_500_000.0)  # UTM 33N, 30 m (Landsat)
     col_off, row_off = 512, 256
     cls = np.zeros((16, 16), dtype=np.uint8)
@@ -183,7 +146,7 @@ def test_lonlat_matches_a_hand_computed_utm_inverse() -> None:
     assert alert.bbox_px == (519, 260, 522, 262)
     assert alert.centroid_px == (520.5, 261.0)
     e, n = scene_t @ alert.centroid_px
-    lon, lat = _utm_inverse(e, n, 33)
+    lon, lat = utm_inverse(e, n, 33)
     assert alert.centroid_lonlat is not None and alert.footprint_lonlat is not None
     assert alert.centroid_lonlat[0] == pytest.approx(lon, abs=1e-7)  # ~1 cm
     assert alert.centroid_lonlat[1] == pytest.approx(lat, abs=1e-7)
@@ -193,7 +156,7 @@ def test_lonlat_matches_a_hand_computed_utm_inverse() -> None:
     assert len(ring) == 5 and ring[0] == ring[-1]
     corners = [(519, 260), (519, 262), (522, 262), (522, 260)]  # NW, SW, SE, NE
     for (lo, la), (c, r) in zip(ring[:4], corners, strict=True):
-        want = _utm_inverse(*(scene_t @ (c, r)), 33)
+        want = utm_inverse(*(scene_t @ (c, r)), 33)
         assert lo == pytest.approx(want[0], abs=1e-7) and la == pytest.approx(want[1], abs=1e-7)
     assert alert.capture_time == tile.capture_time
 

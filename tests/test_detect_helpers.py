@@ -8,6 +8,7 @@ default import mode). The one test below checks the builder itself against onnx'
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,44 @@ def make_tile(
         pixel_size_m=pixel_size_m,
         **kwargs,
     )
+
+
+# WGS84 and UTM (NIMA TR8350.2; Snyder 1987, USGS Professional Paper 1395, pp. 60-64)
+_A, _F, _K0 = 6378137.0, 1 / 298.257223563, 0.9996
+
+
+def utm_inverse(easting: float, northing: float, zone: int) -> tuple[float, float]:
+    """Snyder's inverse transverse Mercator series (eqs 3-26, 8-18 to 8-25) without a false
+    northing (negative northings south of the equator, as USGS writes Landsat UTM): (lon,
+    lat) in degrees, independent of PROJ (Snyder: accurate to centimetres within a zone)."""
+    e2 = _F * (2 - _F)
+    ep2 = e2 / (1 - e2)
+    x, m = easting - 500000.0, northing / _K0
+    mu = m / (_A * (1 - e2 / 4 - 3 * e2**2 / 64 - 5 * e2**3 / 256))
+    e1 = (1 - math.sqrt(1 - e2)) / (1 + math.sqrt(1 - e2))
+    phi1 = (
+        mu
+        + (3 * e1 / 2 - 27 * e1**3 / 32) * math.sin(2 * mu)
+        + (21 * e1**2 / 16 - 55 * e1**4 / 32) * math.sin(4 * mu)
+        + (151 * e1**3 / 96) * math.sin(6 * mu)
+        + (1097 * e1**4 / 512) * math.sin(8 * mu)
+    )
+    c1, t1 = ep2 * math.cos(phi1) ** 2, math.tan(phi1) ** 2
+    n1 = _A / math.sqrt(1 - e2 * math.sin(phi1) ** 2)
+    r1 = _A * (1 - e2) / (1 - e2 * math.sin(phi1) ** 2) ** 1.5
+    d = x / (n1 * _K0)
+    lat = phi1 - (n1 * math.tan(phi1) / r1) * (
+        d**2 / 2
+        - (5 + 3 * t1 + 10 * c1 - 4 * c1**2 - 9 * ep2) * d**4 / 24
+        + (61 + 90 * t1 + 298 * c1 + 45 * t1**2 - 252 * ep2 - 3 * c1**2) * d**6 / 720
+    )
+    lon0 = math.radians(zone * 6 - 183)
+    lon = lon0 + (
+        d
+        - (1 + 2 * t1 + c1) * d**3 / 6
+        + (5 - 2 * c1 + 28 * t1 - 3 * c1**2 + 8 * ep2 + 24 * t1**2) * d**5 / 120
+    ) / math.cos(phi1)
+    return math.degrees(lon), math.degrees(lat)
 
 
 def test_threshold_graph_passes_onnx_checker(tmp_path: Path) -> None:
