@@ -153,8 +153,6 @@ class Contact:
                         include_chips=self._send_chips,
                     )
             counts = {
-                "store_crc_failures": take.corrupt,
-                "packets_expired": take.expired,
                 "packets_sent": 0,
                 "bytes_sent": 0,
                 "retransmissions": 0,
@@ -175,7 +173,8 @@ class Contact:
                 else:
                     arrived.append(p.data)
             self.queue.add_stats(counts)
-        for name, value in counts.items():
+        counts |= {"store_crc_failures": take.corrupt, "packets_expired": take.expired}
+        for name, value in counts.items():  # take() has already counted the last two
             setattr(self.report, name, getattr(self.report, name) + value)
         self._remaining -= counts["bytes_sent"]
         if take.blocked:

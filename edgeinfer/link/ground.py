@@ -26,7 +26,6 @@ from edgeinfer.link.packets import (
     PacketKey,
     PacketKind,
     as_seconds,
-    crc16,
     decode_packet,
 )
 from edgeinfer.link.store import StoreConfig, add_stats, connect, read_stats, transaction
@@ -194,7 +193,7 @@ class GroundStation:
                     counts["malformed"] += 1
                     log.error("malformed packet discarded: %s", exc)
                     continue
-                crc = crc16(raw)
+                crc = int.from_bytes(raw[-2:], "big")  # the packet's own CRC-16 field
                 seen = con.execute(
                     "SELECT crc16 FROM received WHERE apid = ? AND epoch = ? AND seq_count = ?",
                     p.key,

@@ -32,9 +32,36 @@ from edgeinfer.link.packets import (
 )
 from edgeinfer.link.store import OnboardStore, PacketState, StoreConfig, StoredPacket
 
-__all__ = ["AlertItem", "OnboardQueue", "QueueConfig", "QueueStatus", "TakeResult", "store_path"]
+__all__ = [
+    "STAT_NAMES",
+    "AlertItem",
+    "OnboardQueue",
+    "QueueConfig",
+    "QueueStatus",
+    "TakeResult",
+    "store_path",
+]
 
 log = logging.getLogger(__name__)
+
+
+#: Counters kept durably in each satellite's store (all start at 0).
+STAT_NAMES: tuple[str, ...] = (
+    "alerts_enqueued",
+    "chips_enqueued",
+    "chip_packets_enqueued",
+    "contacts",
+    "packets_sent",
+    "bytes_sent",
+    "retransmissions",
+    "packets_lost",
+    "packets_corrupted",
+    "acks_received",
+    "acks_lost",
+    "packets_acked",
+    "store_crc_failures",
+    "packets_expired",
+)
 
 
 def store_path(folder: str | Path, sat_index: int) -> Path:
@@ -303,7 +330,7 @@ class OnboardQueue:
         """Durable counters (survive restarts): alerts_enqueued, packets_sent, bytes_sent,
         retransmissions, packets_lost, packets_corrupted, acks_lost, packets_acked,
         store_crc_failures, packets_expired, contacts, ..."""
-        return self._store.stats()
+        return dict.fromkeys(STAT_NAMES, 0) | self._store.stats()
 
     def status(self) -> QueueStatus:
         c = self._store.counts()
