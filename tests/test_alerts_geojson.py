@@ -12,14 +12,14 @@ from affine import Affine
 from rasterio.crs import CRS
 from test_detect_helpers import make_tile, metadata
 
-from edgeinfer.detect.alerts import objects_from_output, to_geojson, write_geojson
+from edgeinfer.detect.alerts import Alert, objects_from_output, to_geojson, write_geojson
 from edgeinfer.detect.metadata import parse_metadata
 from edgeinfer.detect.runtime import DetectorOutput
 
 INFO = parse_metadata(metadata("ship_t", "ship"), Path("ship_t.onnx"))
 
 
-def _alerts(georeferenced: bool) -> list:
+def _alerts(georeferenced: bool) -> list[Alert]:
     cls = np.zeros((12, 12), dtype=np.uint8)
     cls[2:4, 2:6] = 2
     cls[8, 9] = 1
@@ -58,6 +58,7 @@ def test_georeferenced_features_are_polygons_in_lon_lat_order() -> None:
     assert props["class"] == 2 and props["class_name"] == "detected"
     assert props["detector"] == "ship" and props["pixel_count"] == 8
     assert props["capture_time"] == "2021-06-01T10:00:05.250000+00:00"
+    assert alerts[0].centroid_lonlat is not None
     assert props["centroid_lon"] == alerts[0].centroid_lonlat[0]
     assert props["length_m"] == 40.0 and props["width_m"] == 20.0
     json.dumps(fc, allow_nan=False)  # strict JSON

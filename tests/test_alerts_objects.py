@@ -17,6 +17,7 @@ from test_detect_helpers import make_tile, metadata, utm_inverse
 from edgeinfer.detect.alerts import Alert, alert_id, objects_from_output
 from edgeinfer.detect.metadata import ModelInfo, parse_metadata
 from edgeinfer.detect.runtime import DetectorOutput
+from edgeinfer.scene.types import Tile
 
 
 def _info(detector: str = "fire", min_pixels: int = 1) -> ModelInfo:
@@ -84,7 +85,7 @@ def _blob_scene(seed: int, size: int = 40, cell: int = 5) -> np.ndarray:
     return scene
 
 
-def _tiles_over(scene: np.ndarray, size: int, overlap: int, own_core: bool) -> list:
+def _tiles_over(scene: np.ndarray, size: int, overlap: int, own_core: bool) -> list[Tile]:
     """Tiles of ``size`` at stride ``size - overlap``; cores split each overlap in half."""
     n = scene.shape[0]
     stride = size - overlap

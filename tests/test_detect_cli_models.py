@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import logging
 import sys
 import types
 from pathlib import Path
@@ -78,7 +78,9 @@ def test_show_unknown_model_is_an_edgeinfer_error(models_dir: Path) -> None:
 
 def test_build_calls_the_builders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def build_thr() -> object:
-        meta = {k.removeprefix("edgeinfer."): v for k, v in metadata("thr_built").items()}
+        meta: dict[str, object] = {
+            k.removeprefix("edgeinfer."): v for k, v in metadata("thr_built").items()
+        }
         return finalize(threshold_graph(), meta)
 
     monkeypatch.setattr(build_registry, "builders", lambda: {"thr_built": build_thr})
@@ -95,12 +97,12 @@ def test_build_calls_the_builders(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_main_prints_errors_as_one_line(
     models_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # subcommand modules other helpers have not written yet are stood in for by no-ops
+    # the other subcommands are stood in for by no-ops: this test is about `models` and the
+    # one-line error of main(), not about modules other helpers are still writing
     for name in ("detect", "evaluate", "passes"):
-        if importlib.util.find_spec(f"edgeinfer.cli.{name}") is None:
-            stub = types.ModuleType(f"edgeinfer.cli.{name}")
-            stub.register = lambda app: None  # type: ignore[attr-defined]
-            monkeypatch.setitem(sys.modules, f"edgeinfer.cli.{name}", stub)
+        stub = types.ModuleType(f"edgeinfer.cli.{name}")
+        stub.register = lambda app: None  # type: ignore[attr-defined]
+        monkeypatch.setitem(sys.modules, f"edgeinfer.cli.{name}", stub)
     monkeypatch.delitem(sys.modules, "edgeinfer.cli.main", raising=False)
     from edgeinfer.cli.main import main
 
@@ -108,7 +110,14 @@ def test_main_prints_errors_as_one_line(
     del meta["edgeinfer.bands"]
     write_model(models_dir / "broken.onnx", threshold_graph(), meta)
     monkeypatch.setenv("EDGEINFER_MODELS", str(models_dir))
-    assert main(["models", "list"]) == 2
+    root, ours = logging.getLogger(), logging.getLogger("edgeinfer")
+    saved = (root.handlers[:], root.level, ours.level)
+    try:  # main() configures logging (basicConfig(force=True)); undo it for later tests
+        assert main(["models", "list"]) == 2
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        ours.setLevel(saved[2])
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("edgeinfer: error: model ")
     assert "lacks metadata edgeinfer.bands" in err[0] and "edgeinfer models build" in err[0]

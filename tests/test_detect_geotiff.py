@@ -81,6 +81,7 @@ def test_real_landsat_patch_fire_pixels_become_alerts_inside_the_footprint(tmp_p
     assert len(res.alerts) == n_objects  # every object once across overlapping tiles
     assert sum(a.pixel_count for a in res.alerts) == int(hot.sum())
     t = scene.transform
+    assert t is not None
     lons, lats = zip(
         *(utm_inverse(*(t @ (c, r)), 54) for c in (0, scene.width) for r in (0, scene.height)),
         strict=True,

@@ -21,9 +21,10 @@ from edgeinfer.detect.runtime import (
     requested_providers,
 )
 from edgeinfer.errors import ConfigError, ModelError, UnknownNameError
+from edgeinfer.scene.types import Tile
 
 
-def _random_tiles(n: int, bands: tuple[str, ...], size: int = 16, seed: int = 0) -> list:
+def _random_tiles(n: int, bands: tuple[str, ...], size: int = 16, seed: int = 0) -> list[Tile]:
     rng = np.random.default_rng(seed)
     tiles = []
     for i in range(n):
