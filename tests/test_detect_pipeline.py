@@ -116,6 +116,7 @@ def test_cloud_screen_drops_cloudy_tiles_before_fire(registry: ModelRegistry) ->
     )
     summary = res.summary()
     assert summary["alerts"] == 3 and summary["tiles_cloudy"] == 1
+    assert summary["cloud_fraction_mean"] == round(922 / 1024 / 4, 4)
 
 
 def test_threshold_is_strictly_greater(registry: ModelRegistry) -> None:

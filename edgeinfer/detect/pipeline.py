@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 # Phi-sat-1 CloudScout drops images more than 70 % cloudy (../shared/REFERENCE.md, "Clouds").
 DEFAULT_CLOUD_THRESHOLD = 0.7
+# >= 30 px: half the 61x61 contextual window of the Schroeder et al. 2016 fire test
+# (REFERENCE.md), so contextual detectors see full context for every pixel of a tile's core.
 DEFAULT_OVERLAP = 32
 DEFAULT_BATCH_SIZE = 8
 
@@ -106,6 +108,11 @@ class DetectionResult:
             "tiles_cloudy": self.tiles_cloudy,
             "tiles_inferred": self.tiles_inferred,
             "cloud_threshold": self.cloud_threshold,
+            "cloud_fraction_mean": (
+                round(sum(self.cloud_fractions.values()) / len(self.cloud_fractions), 4)
+                if self.cloud_fractions
+                else None
+            ),
             "alerts": len(self.alerts),
             "alerts_per_class": self.alerts_per_class,
             "raw_bytes": self.raw_bytes,
