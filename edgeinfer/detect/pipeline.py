@@ -34,9 +34,10 @@ logger = logging.getLogger(__name__)
 
 # Phi-sat-1 CloudScout drops images more than 70 % cloudy (../shared/REFERENCE.md, "Clouds").
 DEFAULT_CLOUD_THRESHOLD = 0.7
-# >= 30 px: half the 61x61 contextual window of the Schroeder et al. 2016 fire test
-# (REFERENCE.md), so contextual detectors see full context for every pixel of a tile's core.
-DEFAULT_OVERLAP = 32
+# Cores split each overlap in half (edgeinfer.scene.tiling), so a core pixel has at least
+# overlap // 2 px of its tile beyond it. 64 gives 32 px >= 30 px, half the 61x61 contextual
+# window of the Schroeder et al. 2016 fire test (REFERENCE.md): exact context in every core.
+DEFAULT_OVERLAP = 64
 DEFAULT_BATCH_SIZE = 8
 
 Progress = Callable[[int, int | None], None]
