@@ -235,12 +235,28 @@ class GraphBuilder:
         """Mean, standard deviation and count of ``v`` over the pixels of ``mask`` (float
         0/1) in a centred ``size`` x ``size`` window: ``sum(m*v)/sum(m)``, population std."""
         mv = self.mul(mask, v)
-        m_mean = self.box_mean(mask, size)
-        denom = self.maximum(m_mean, 0.5 / (size * size))  # < one pixel -> count 0, mean 0
-        mean = self.div(self.box_mean(mv, size), denom)
-        second = self.div(self.box_mean(self.mul(mv, v), size), denom)
-        var = self.maximum(self.sub(second, self.mul(mean, mean)), 0.0)
-        return WindowStats(mean, self.sqrt(var), self.mul(m_mean, float(size * size)))
+        stack = self.op("Concat", mask, mv, self.mul(mv, v), axis=1)
+        sums = IntegralImage(self, stack, size).box_sum(size)
+        count, s1, s2 = self.split_channels(sums, 3)
+        return self.stats_from_sums(count, s1, s2)
+
+    def split_channels(self, t: Tensor, n: int) -> list[Tensor]:
+        """The ``n`` channels of ``[N, n, H, W]`` tensor ``t``, each ``[N, 1, H, W]``."""
+        return self.ops("Split", [t], n, axis=1)
+
+    def stats_from_sums(self, count: Tensor, s1: Tensor, s2: Tensor) -> WindowStats:
+        """Masked statistics from float64 window sums (as :class:`IntegralImage` gives) of
+        ``m``, ``m*v`` and ``m*v*v``: count, mean and population sd as float32, with mean 0
+        and sd 0 where the count is 0."""
+        n = self.maximum(count, self.const(1.0, np.float64))
+        mean = self.div(s1, n)
+        var = self.maximum(
+            self.sub(self.div(s2, n), self.mul(mean, mean)), self.const(0.0, np.float64)
+        )
+        f32 = TensorProto.FLOAT
+        return WindowStats(
+            self.cast(mean, f32), self.cast(self.sqrt(var), f32), self.cast(count, f32)
+        )
 
     def max_filter(self, v: Tensor, size: int) -> Tensor:
         """Maximum of float ``v`` over a centred ``size`` x ``size`` window (separable)."""
@@ -281,47 +297,77 @@ class GraphBuilder:
 
 
 class IntegralImage:
-    """Box sums of one ``[N, 1, H, W]`` float tensor for many odd window sizes at once.
+    """Box sums of an ``[N, C, H, W]`` tensor for many odd window sizes at once.
 
-    A summed-area table (Crow 1984) in float64 (float32 would lose the small differences of
-    large running sums), padded once for the largest window: with zeros above/left and by
-    edge replication below/right, so windows that cross the tile border are clipped to it.
-    Each :meth:`box_sum` is then four slices and three adds, whatever its size.
+    A summed-area table (Crow 1984, "Summed-area tables for texture mapping"), padded once
+    for the largest window: zeros above/left, edge replication below/right, so windows that
+    cross the tile border are clipped to it. Each fixed-size :meth:`box_sum` is four slices
+    and three adds whatever its size; :meth:`box_sum_at` takes a per-pixel window radius and
+    gathers the four corners. ``dtype`` is ``TensorProto.DOUBLE`` for values (float32 would
+    lose the small differences of large running sums) or ``TensorProto.INT32`` for exact
+    counts of 0/1 masks.
     """
 
-    def __init__(self, g: GraphBuilder, v: Tensor, max_size: int) -> None:
+    def __init__(
+        self, g: GraphBuilder, v: Tensor, max_size: int, dtype: int = TensorProto.DOUBLE
+    ) -> None:
         _odd(max_size)
         self.g = g
         self.r_max = max_size // 2
-        v64 = g.cast(v, TensorProto.DOUBLE)
-        table = g.op("CumSum", g.op("CumSum", v64, g.ints(2)), g.ints(3))
-        zero = g.const(0.0, np.float64)
-        pad_lo = g.ints(0, 0, self.r_max + 1, self.r_max + 1, 0, 0, 0, 0)
-        pad_hi = g.ints(0, 0, 0, 0, 0, 0, self.r_max, self.r_max)
+        self.dtype = dtype
+        cast = g.cast(v, dtype)
+        self.shape = g.op("Shape", cast)
+        table = g.op("CumSum", g.op("CumSum", cast, g.ints(2)), g.ints(3))
+        np_type = helper.tensor_dtype_to_np_dtype(dtype)
+        zero = g.const(0, np_type)
+        big = self.r_max
+        pad_lo = g.ints(0, 0, big + 1, big + 1, 0, 0, 0, 0)
+        pad_hi = g.ints(0, 0, 0, 0, 0, 0, big, big)
         self.padded = g.op("Pad", g.op("Pad", table, pad_lo, zero), pad_hi, mode="edge")
+        self._flat: Tensor | None = None
 
     def box_sum(self, size: int) -> Tensor:
-        """Sum over the centred ``size`` x ``size`` window, clipped to the tile (float64)."""
+        """Sum over the centred ``size`` x ``size`` window, clipped to the tile."""
         _odd(size)
         r, big = size // 2, self.r_max
         if r > big:
             raise ValueError(f"window {size} exceeds this table's maximum {2 * big + 1}")
         g, axes = self.g, self.g.ints(2, 3)
-        # Padded index of P[i] (sum of rows < i) is i + R; the window [y-r, y+r] needs
-        # P[y+r+1] - P[y-r]: rows R+r+1 .. and R-r .., both H long.
-        hi_start, hi_back = big + r + 1, big - r
-        lo_start, lo_back = big - r, big + r + 1
-        parts = {}
-        for key, (rs, re_), (cs, ce) in (
-            ("hh", (hi_start, hi_back), (hi_start, hi_back)),
-            ("hl", (hi_start, hi_back), (lo_start, lo_back)),
-            ("lh", (lo_start, lo_back), (hi_start, hi_back)),
-            ("ll", (lo_start, lo_back), (lo_start, lo_back)),
-        ):
-            starts = g.ints(rs, cs)
+        # Padded index of P[i] (the sum of rows < i) is i + R + 1 - 1 = i + R; the window
+        # [y - r, y + r] needs P[y + r + 1] - P[y - r]: H rows from R + r + 1 and from R - r.
+        hi = (big + r + 1, big - r)  # (start, distance of the end from the back)
+        lo = (big - r, big + r + 1)
+        parts = []
+        for (rs, re_), (cs, ce) in ((hi, hi), (hi, lo), (lo, hi), (lo, lo)):
             ends = g.ints(-re_ if re_ > 0 else _INT64_MAX, -ce if ce > 0 else _INT64_MAX)
-            parts[key] = g.op("Slice", self.padded, starts, ends, axes)
-        return g.add(g.sub(parts["hh"], g.add(parts["hl"], parts["lh"])), parts["ll"])
+            parts.append(g.op("Slice", self.padded, g.ints(rs, cs), ends, axes))
+        return g.add(g.sub(parts[0], g.add(parts[1], parts[2])), parts[3])
+
+    def box_sum_at(self, radius: Tensor) -> Tensor:
+        """Sum over a window of per-pixel radius ``radius`` (int64 ``[N, 1, H, W]``, each in
+        0..max_size//2: the window is ``2 r + 1`` wide), clipped to the tile."""
+        g = self.g
+        if self._flat is None:
+            self._flat = g.op("Reshape", self.padded, g.ints(0, 0, -1))
+        scalar = {k: g.const(k, np.int64) for k in (2, 3)}
+        h = g.op("Gather", self.shape, scalar[2], axis=0)
+        w = g.op("Gather", self.shape, scalar[3], axis=0)
+        one, zero = g.const(1, np.int64), g.const(0, np.int64)
+        wp = g.op("Gather", g.op("Shape", self.padded), scalar[3], axis=0)
+        rows = g.op("Reshape", g.op("Range", zero, h, one), g.ints(1, 1, -1, 1))
+        cols = g.op("Reshape", g.op("Range", zero, w, one), g.ints(1, 1, 1, -1))
+        hi = g.add(radius, g.const(self.r_max + 1, np.int64))
+        lo = g.sub(g.const(self.r_max, np.int64), radius)
+        full = g.op("Shape", self.padded)  # [N, C, Hp, Wp]
+        target = g.op("Concat", g.op("Slice", full, g.ints(0), g.ints(2)), g.ints(-1), axis=0)
+        parts = []
+        for dr, dc in ((hi, hi), (hi, lo), (lo, hi), (lo, lo)):
+            index = g.add(g.mul(g.add(rows, dr), wp), g.add(cols, dc))  # [N, 1, H, W]
+            expanded = g.op("Expand", index, self.shape)  # [N, C, H, W]
+            flat_index = g.op("Reshape", expanded, target)
+            parts.append(g.op("GatherElements", self._flat, flat_index, axis=2))
+        total = g.add(g.sub(parts[0], g.add(parts[1], parts[2])), parts[3])
+        return g.op("Reshape", total, self.shape)
 
 
 def _odd(size: int) -> None:

@@ -32,7 +32,7 @@ def builders() -> dict[str, Builder]:
 
 
 # Detector modules that contribute builders.
-_MODULES: tuple[str, ...] = ()
+_MODULES: tuple[str, ...] = ("fire", "cloud")
 
 
 def finalize(model: onnx.ModelProto, metadata: dict[str, object]) -> onnx.ModelProto:

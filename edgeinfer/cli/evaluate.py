@@ -1,0 +1,27 @@
+"""``edgeinfer eval``: score the detectors (one command per detector family).
+
+A thin layer: each module named in :data:`EVAL_MODULES` lives in :mod:`edgeinfer.eval` and
+adds its own command to the ``eval`` sub-app with ``register(eval_app)``. Library errors
+propagate to :func:`edgeinfer.cli.main.main`, which prints them as one line.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+# edgeinfer.eval modules that contribute commands, in the order `edgeinfer eval --help` lists.
+EVAL_MODULES: tuple[str, ...] = ("fire", "cloud")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``eval`` sub-command group to ``app``."""
+    eval_app = typer.Typer(
+        name="eval",
+        help="Score the detectors on real and physics-based truth; --json writes the results.",
+        no_args_is_help=True,
+    )
+    for name in EVAL_MODULES:
+        importlib.import_module(f"edgeinfer.eval.{name}").register(eval_app)
+    app.add_typer(eval_app, name="eval")
