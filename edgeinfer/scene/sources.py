@@ -71,7 +71,7 @@ def open_dataset(source: str | Path) -> DatasetReader:
         with quiet_georef(), rasterio.Env(**(URL_GDAL_OPTIONS if is_url(name) else {})):
             ds = rasterio.open(gdal_path(name))
     except RasterioError as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = _reason(exc)
         raise SceneError(
             f"cannot open {name} as a raster ({reason}); it must be a GDAL-readable image "
             f"(GeoTIFF, COG, VRT, JPEG, PNG, JPEG 2000): {_FIX_CORRUPT}"
@@ -80,6 +80,15 @@ def open_dataset(source: str | Path) -> DatasetReader:
         ds.close()
         raise SceneError(f"{name} has no raster bands; pass an image file, not a container")
     return ds
+
+
+def _reason(exc: BaseException) -> str:
+    """The most specific one-line GDAL message: rasterio's "Read failed. See previous
+    exception" hides GDAL's own error in ``__cause__``."""
+    cause = exc.__cause__ or exc.__context__
+    text = str(cause) if cause is not None and str(cause) else str(exc)
+    lines = text.splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def probe_readable(ds: Any, name: str) -> None:
@@ -104,7 +113,7 @@ def guarded_read(name: str, window: Window, read: Any) -> Any:
         with quiet_georef():
             return read()
     except RasterioError as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = _reason(exc)
         raise SceneError(
             f"cannot read {name} at window col {int(window.col_off)} row {int(window.row_off)} "
             f"{int(window.width)}x{int(window.height)} ({reason}): the file is damaged or "
