@@ -6,9 +6,9 @@ California (34.036 N, 118.678 W): a south-facing coast backed by chaparral, amon
 fire-prone land in the USA (e.g. the Woolsey fire, November 2018). The land/sea layout is
 synthetic; only the location, sun geometry and spectra aim to be plausible.
 
-Sun: elevation 40 deg, azimuth 155 deg, about what a 10:30 local-solar-time Sentinel-2 overpass
-sees at 34 N in late October, the Santa Ana fire season (solar declination about -12 deg:
-sin(el) = sin 34 sin(-12) + cos 34 cos(-12) cos(22.5 deg) gives 39 deg) [derived].
+Acquisition: 2023-10-25T18:19Z, 10:24 local mean solar time, about when Sentinel-2 passes, in
+the Santa Ana fire season. Sun elevation 40.0 deg and azimuth 154 deg at the scene centre then
+(NOAA/Meeus equations, edgeinfer.scene.solar; skyfield gives the same to 0.1 deg) [derived].
 
 Values are TOA-reflectance-like: a surface spectrum, darkened in cloud shadow, plus a Rayleigh
 path reflectance; then fires, then clouds, then noise, then the 20 m bands averaged over their 2x2
@@ -47,7 +47,8 @@ PIXEL_M = 10.0
 CRS_S2 = CRS.from_epsg(32611)
 TRANSFORM = Affine(PIXEL_M, 0.0, 338130.0, 0.0, -PIXEL_M, 3772970.0)
 SUN_ELEVATION_DEG = 40.0
-SUN_AZIMUTH_DEG = 155.0
+SUN_AZIMUTH_DEG = 154.0
+ACQUIRED_UTC = "2023-10-25T18:19:00Z"
 BANDS = ("B02", "B03", "B04", "B08", "B8A", "B11", "B12")
 TWENTY_M_BANDS = ("B8A", "B11", "B12")  # native 20 m (ESA Sentinel-2 User Handbook)
 DN_PER_REFLECTANCE = 10000.0  # L1C quantification value (REFERENCE.md)

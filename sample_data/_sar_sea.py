@@ -4,6 +4,8 @@ Placement: UTM zone 54N (EPSG:32654), 10.24 km x 10.24 km at 10 m, centred at 35
 139.57 E in Sagami Bay, off the west coast of the Miura peninsula (Tokyo Bay approaches, one of
 the OpenSARShip scenes). Land lies to the east, as there; the coastline itself is synthetic.
 The grid is that of a terrain-corrected Sentinel-1 IW GRD high-resolution product (10 m pixels).
+Acquisition 2023-10-25T20:43Z: 06:01 local mean solar time, a descending Sentinel-1 pass (the
+orbit is dawn-dusk sun-synchronous).
 
 Sea clutter is K-distributed: intensity = mean x texture x speckle, with
 - mean sea sigma0 -17.5 dB VV: the median sea level measured on the Sentinel-1 IW GRD VV chips
@@ -53,6 +55,7 @@ SHAPE = (1024, 1024)
 PIXEL_M = 10.0
 CRS_SAR = CRS.from_epsg(32654)
 TRANSFORM = Affine(PIXEL_M, 0.0, 364700.0, 0.0, -PIXEL_M, 3901280.0)
+ACQUIRED_UTC = "2023-10-25T20:43:00Z"
 SEA_SIGMA0_DB = -17.5
 SEA_WIND_SD_DB = 0.8
 TEXTURE_NU = 10.0

@@ -62,7 +62,7 @@ class TruthObject:
 def write_geotiff(path: Path, data: npt.NDArray[Any], spec: RasterSpec) -> None:
     """Write ``data`` (bands, rows, cols) as a GeoTIFF at ``path``, atomically."""
     count, height, width = data.shape
-    tmp = path.with_name(path.name + ".part")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
     profile: dict[str, Any] = {
         "driver": "GTiff",
         "width": width,
@@ -143,6 +143,6 @@ def write_truth(
             }
         )
     doc = {"type": "FeatureCollection", "properties": _clean(scene_props), "features": features}
-    tmp = path.with_name(path.name + ".part")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
     tmp.write_text(json.dumps(doc, sort_keys=True, indent=1) + "\n", encoding="utf-8")
     os.replace(tmp, path)

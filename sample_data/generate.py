@@ -114,6 +114,7 @@ def write_s2_coast(out_dir: Path, scene: _s2_coast.S2Coast, seed: int) -> dict[s
         offsets=(0.0,) * len(names),
         tags={
             "EDGEINFER_PRODUCT": "sentinel2",
+            "EDGEINFER_ACQUIRED": _s2_coast.ACQUIRED_UTC,
             "EDGEINFER_SYNTHETIC": "sample_data/generate.py",
             "EDGEINFER_SUN_ELEVATION_DEG": f"{_s2_coast.SUN_ELEVATION_DEG:g}",
             "EDGEINFER_SUN_AZIMUTH_DEG": f"{_s2_coast.SUN_AZIMUTH_DEG:g}",
@@ -138,7 +139,9 @@ def write_s2_coast(out_dir: Path, scene: _s2_coast.S2Coast, seed: int) -> dict[s
             "width": _s2_coast.SHAPE[1],
             "height": _s2_coast.SHAPE[0],
             "pixel_m": _s2_coast.PIXEL_M,
+            "acquired": _s2_coast.ACQUIRED_UTC,
             "sun_elevation_deg": _s2_coast.SUN_ELEVATION_DEG,
+            "sun_azimuth_deg": _s2_coast.SUN_AZIMUTH_DEG,
             "cloud_mask_min_opacity": _s2_coast.CLOUD_MASK_MIN_OPACITY,
             "seed": seed,
         },
@@ -155,6 +158,7 @@ def write_sar_sea(out_dir: Path, scene: _sar_sea.SarSea, seed: int) -> dict[str,
         units=("sigma0",),
         tags={
             "EDGEINFER_PRODUCT": "sar",
+            "EDGEINFER_ACQUIRED": _sar_sea.ACQUIRED_UTC,
             "EDGEINFER_SYNTHETIC": "sample_data/generate.py",
             "EDGEINFER_POLARISATION": "VV",
             "EDGEINFER_SCALE": "linear",
@@ -172,6 +176,7 @@ def write_sar_sea(out_dir: Path, scene: _sar_sea.SarSea, seed: int) -> dict[str,
             "width": _sar_sea.SHAPE[1],
             "height": _sar_sea.SHAPE[0],
             "pixel_m": _sar_sea.PIXEL_M,
+            "acquired": _sar_sea.ACQUIRED_UTC,
             "sea_sigma0_db": _sar_sea.SEA_SIGMA0_DB,
             "ship_peak_contrast_db": list(_sar_sea.SHIP_PEAK_CONTRAST_DB),
             "seed": seed,
@@ -207,7 +212,7 @@ def generate(out_dir: Path = DEFAULT_OUT, seed: int = DEFAULT_SEED, force: bool 
             for name in FILES
         },
     }
-    tmp = out_dir / (MANIFEST + ".part")
+    tmp = out_dir / f"{MANIFEST}.{os.getpid()}.part"
     tmp.write_text(json.dumps(manifest, sort_keys=True, indent=1) + "\n", encoding="utf-8")
     os.replace(tmp, out_dir / MANIFEST)
     seconds = time.perf_counter() - start

@@ -7,6 +7,7 @@ Sentinel Hub fire tests of REFERENCE.md; K-distribution moments for the SAR clut
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import importlib.util
 import json
@@ -194,6 +195,19 @@ def test_scenes_are_where_the_readme_says(out: Path) -> None:
             assert 0 < col < ds.width and 0 < row < ds.height, tif
 
 
+def test_sun_geometry_matches_the_acquisition_time(out: Path) -> None:
+    solar = pytest.importorskip("edgeinfer.scene.solar")
+    props = _truth(out / gen.S2_TRUTH)["properties"]
+    with rasterio.open(out / gen.S2_TIF) as ds:
+        assert ds.tags()["EDGEINFER_ACQUIRED"] == props["acquired"]
+        (lon,), (lat,) = warp_transform(
+            ds.crs, "EPSG:4326", [ds.bounds.left + 5120], [ds.bounds.top - 5120]
+        )
+    when = dt.datetime.fromisoformat(props["acquired"].replace("Z", "+00:00"))
+    elevation = float(solar.solar_elevation_deg(when, lon, lat))
+    assert elevation == pytest.approx(props["sun_elevation_deg"], abs=0.3)
+
+
 def test_nodata_wedge_is_nodata_and_nothing_else_is(out: Path, s2: Any) -> None:
     rows, cols = np.mgrid[0:1024, 0:1024]
     wedge = cols < 0.25 * (rows - 600)  # the swath edge documented in sample_data/README.md
@@ -214,7 +228,7 @@ def test_nodata_wedge_is_nodata_and_nothing_else_is(out: Path, s2: Any) -> None:
 
 def _band_mean_planck(band: str, temperature_k: float) -> float:
     """Blackbody radiance (W m-2 sr-1 m-1) averaged over the band's boxcar, by quadrature."""
-    h, c, k = constants.h, constants.c, constants.k
+    h, c, k = float(constants.h), float(constants.c), float(constants.k)
     lo, hi = (e * 1e-9 for e in SENTINEL2_MSI[band].edges_nm or (0.0, 0.0))
 
     def radiance(lam: float) -> float:
@@ -227,7 +241,7 @@ def _band_mean_planck(band: str, temperature_k: float) -> float:
 def _fire_unit_reflectance(band: str, temperature_k: float, sun_elevation_deg: float) -> float:
     """rho of a fire filling the whole pixel: pi L / (E_sun cos(sza)), Sun a 5772 K blackbody of
     radius 6.957e8 m at 1 AU (IAU 2015 B3 nominal values)."""
-    omega_sun = math.pi * (6.957e8 / constants.astronomical_unit) ** 2
+    omega_sun = math.pi * (6.957e8 / float(constants.astronomical_unit)) ** 2
     e_sun = _band_mean_planck(band, 5772.0) * omega_sun
     cos_sz = math.sin(math.radians(sun_elevation_deg))
     return math.pi * _band_mean_planck(band, temperature_k) / (e_sun * cos_sz)
