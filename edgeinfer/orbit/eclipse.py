@@ -18,6 +18,7 @@ import logging
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -56,6 +57,11 @@ class SunEphemeris:
                         "pip install skyfield-data"
                     ) from None
                 bsp_dir = get_skyfield_data_path()
+            if not (Path(bsp_dir) / "de421.bsp").is_file():
+                raise OrbitError(
+                    f"no de421.bsp in {bsp_dir}; install skyfield-data (which ships it) or point "
+                    "bsp_dir at a folder holding de421.bsp"
+                )
             self._ts: Any = load.timescale(builtin=True)
             try:
                 self._eph: Any = Loader(bsp_dir, verbose=False)("de421.bsp")

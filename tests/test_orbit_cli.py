@@ -1,0 +1,101 @@
+"""`edgeinfer passes` through a private Typer app (other subcommands may not exist yet)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import typer
+from conftest import shared_path
+from typer.testing import CliRunner
+
+from edgeinfer.cli.passes import register
+from edgeinfer.errors import ConfigError, OrbitError, UnknownNameError
+from edgeinfer.orbit import Constellation, find_contacts, parse_utc, station_from_spec
+
+TLE = ("tle_earth_observation", "raw", "celestrak_resource_2024-10-05_SatView.txt")
+
+
+@pytest.fixture(scope="module")
+def app() -> typer.Typer:
+    a = typer.Typer()
+
+    @a.callback()
+    def _root() -> None:  # keep `passes` a named subcommand
+        pass
+
+    register(a)
+    return a
+
+
+def _run(app: typer.Typer, *args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(app, ["passes", *args])
+
+
+def test_json_output_is_one_object_with_iso_utc_times(app: typer.Typer) -> None:
+    tle = shared_path(*TLE)
+    args = ["--tle", str(tle), "--sat", "SENTINEL-2A", "--sat", "LANDSAT 9"]
+    args += ["--station", "Svalbard", "--start", "2024-10-05T00:00:00Z", "--hours", "12"]
+    r = _run(app, *args, "--eclipses", "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert set(data) == {"passes", "eclipses"}
+    assert data["passes"] and data["eclipses"]
+    for p in data["passes"]:
+        assert set(p) == {"satellite", "station", "aos", "tca", "los", "max_elevation_deg"}
+        assert p["aos"].endswith("Z") and parse_utc(p["aos"]) <= parse_utc(p["tca"]) <= parse_utc(
+            p["los"]
+        )
+        assert p["station"] == "Svalbard" and p["max_elevation_deg"] >= 5.0
+    assert {e["satellite"] for e in data["eclipses"]} == {"SENTINEL-2A", "LANDSAT 9"}
+    # the same answer as the library
+    c = Constellation.from_file(tle, ["SENTINEL-2A", "LANDSAT 9"])
+    t0 = parse_utc("2024-10-05T00:00:00Z")
+    lib = find_contacts(c, [station_from_spec("Svalbard")], t0, 12 * 3600.0)
+    assert len(lib) == len(data["passes"])
+    for a, b in zip(lib, data["passes"], strict=True):
+        assert abs(a.aos - parse_utc(b["aos"])) < timedelta(milliseconds=1)
+
+
+def test_table_output_and_custom_station_with_mask(app: typer.Typer) -> None:
+    r = _run(app, "--tle", str(shared_path(*TLE)), "--sat", "40697", "--station=-72.01,2.53,1270",
+             "--min-elev", "10", "--start", "2024-10-05T00:00:00", "--hours", "3")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "SENTINEL-2A" in r.output and "-72.0100,2.5300" in r.output and "AOS (UTC)" in r.output
+
+
+@pytest.mark.parametrize(
+    "args,error,text",
+    [
+        (["--station", "Goonhilly"], UnknownNameError, "known stations"),
+        (["--station", "Svalbard", "--start", "tomorrow"], ConfigError, "bad ISO-8601 time"),
+        (["--station", "Svalbard", "--sat", "SENTINEL-1B"], UnknownNameError, "known satellites"),
+        (["--station", "Svalbard", "--hours", "0"], ConfigError, "--hours must be > 0"),
+    ],
+)
+def test_bad_inputs_raise_edgeinfer_errors(
+    app: typer.Typer, args: list[str], error: type, text: str
+) -> None:
+    base = ["--tle", str(shared_path(*TLE)), "--start", "2024-10-05T00:00:00Z"]
+    r = _run(app, *base, *args)
+    assert r.exit_code != 0 and isinstance(r.exception, error)
+    assert text in str(r.exception) and "\n" not in str(r.exception)
+
+
+def test_bad_tle_line_shows_the_template(app: typer.Typer, tmp_path: Path) -> None:
+    lines = shared_path(*TLE).read_text().splitlines()[:3]
+    lines[2] = lines[2][:-1] + str((int(lines[2][-1]) + 1) % 10)
+    bad = tmp_path / "bad.tle"
+    bad.write_text("\n".join(lines) + "\n")
+    r = _run(app, "--tle", str(bad), "--station", "Svalbard", "--start", "2024-10-05T00:00:00Z")
+    assert isinstance(r.exception, OrbitError)
+    first, _got, expected, _ = str(r.exception).splitlines()
+    assert first.startswith(f"{bad}:3: bad TLE line 2: checksum")
+    assert "2 NNNNN NNN.NNNN" in expected
+
+
+def test_registered_in_the_main_command_list() -> None:
+    text = Path(__file__).resolve().parents[1].joinpath("edgeinfer", "cli", "main.py").read_text()
+    assert '"passes"' in text
