@@ -40,6 +40,7 @@ from affine import Affine
 from rasterio.crs import CRS
 from scipy import ndimage
 
+from edgeinfer.scene import tile_windows
 from edgeinfer.scene.bands import SENTINEL2_MSI
 
 SHAPE = (1024, 1024)
@@ -224,6 +225,20 @@ def _clouds(rng: np.random.Generator) -> tuple[F64, F64]:
     return opacity, shadow
 
 
+def screened_out(cloudy: Bool) -> Bool:
+    """Pixels a tile-level cloud screen drops: the cores of the default tiles (512 px, 64 px
+    overlap) that are more than 70 % cloudy (Phi-sat-1 CloudScout rule, REFERENCE.md), grown by
+    8 px. The clear pixels of such a tile are lost with it, so the truth keeps fires and ships
+    out of them: the sample lists only what a satellite running the defaults can see."""
+    out = np.zeros(cloudy.shape, dtype=bool)
+    for window, core in tile_windows(cloudy.shape[1], cloudy.shape[0], 512, 64):
+        r0, c0 = int(window.row_off), int(window.col_off)
+        if cloudy[r0 : r0 + int(window.height), c0 : c0 + int(window.width)].mean() > 0.7:
+            cr, cc = int(core.row_off), int(core.col_off)
+            out[cr : cr + int(core.height), cc : cc + int(core.width)] = True
+    return ndimage.maximum_filter(out, size=17)
+
+
 def build(seed: int) -> S2Coast:
     """Generate the scene for ``seed`` (a pure function of the seed)."""
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
@@ -236,6 +251,7 @@ def build(seed: int) -> S2Coast:
     opacity, shadow = _clouds(streams[3])
     nodata = nodata_mask()
     cloud_near = ndimage.maximum_filter(opacity > 0, size=13) > 0
+    cloud_near |= screened_out(opacity >= CLOUD_MASK_MIN_OPACITY)
     far_from_edge = ~ndimage.maximum_filter(nodata, size=21)
     ship_ok = sea & ~cloud_near & far_from_edge
     ship_cover, ship_bright, ships = place_ships(streams[4], ship_ok, pier_cover, pier_end, land)
