@@ -60,8 +60,20 @@ def test_json_output_is_one_object_with_iso_utc_times(app: typer.Typer) -> None:
 
 
 def test_table_output_and_custom_station_with_mask(app: typer.Typer) -> None:
-    r = _run(app, "--tle", str(shared_path(*TLE)), "--sat", "40697", "--station=-72.01,2.53,1270",
-             "--min-elev", "10", "--start", "2024-10-05T00:00:00", "--hours", "3")  # fmt: skip
+    r = _run(
+        app,
+        "--tle",
+        str(shared_path(*TLE)),
+        "--sat",
+        "40697",
+        "--station=-72.01,2.53,1270",
+        "--min-elev",
+        "10",
+        "--start",
+        "2024-10-05T00:00:00",
+        "--hours",
+        "3",
+    )
     assert r.exit_code == 0, r.output
     assert "SENTINEL-2A" in r.output and "-72.0100,2.5300" in r.output and "AOS (UTC)" in r.output
 

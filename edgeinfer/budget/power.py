@@ -128,7 +128,11 @@ class PowerBudget:
         imager: ArrayLike = 0.0,
         radio: ArrayLike = 0.0,
     ) -> BoolArray:
-        """True where running the accelerator for ``duration_s`` keeps the SoC >= ``min_soc``."""
+        """True where running the accelerator for ``duration_s`` keeps the SoC >= ``min_soc``.
+
+        No credit is taken for a charging surplus: below ``min_soc`` the battery recovers to
+        the floor before optional loads run again, even in sunlight.
+        """
         net_w = self.solar_w(sunlit) - self.load_w(imager, 1.0, radio)
         after = self.stored_wh + np.minimum(net_w, 0.0) * duration_s / _S_PER_H
         ok: BoolArray = after >= self.config.min_soc * self.config.battery_capacity_wh - 1e-12
