@@ -27,14 +27,18 @@ def _sunlit(ns: int, nt: int, dt: float) -> np.ndarray:
     return phase < 0.66 * ORBIT_S  # ~34 % eclipse
 
 
-def test_matches_the_plain_classes_stepped_one_by_one() -> None:
-    ns, nt, dt = 3, 400, 30.0
+@pytest.mark.parametrize(
+    "dt,heat_capacity",
+    [(30.0, 3000.0), (10.0, 20_000.0)],  # a stiff step (Newton) and a mild one (one step)
+)
+def test_matches_the_plain_classes_stepped_one_by_one(dt: float, heat_capacity: float) -> None:
+    ns, nt = 3, 400
     lit = _sunlit(ns, nt, dt)
     rng = np.random.default_rng(0)
     demand = rng.uniform(0, 1, (ns, nt))
     tx = (rng.uniform(0, 1, (ns, nt)) < 0.1).astype(float)
     pc = PowerConfig(battery_capacity_wh=80.0, initial_soc=0.6)
-    tc = ThermalConfig(heat_capacity_j_per_k=3000.0, radiator_area_m2=0.15)
+    tc = ThermalConfig(heat_capacity_j_per_k=heat_capacity, radiator_area_m2=0.15)
     tr = run_budgets(dt, lit, pc, tc, infer_demand=demand, transmitting=tx)
     pb, tb = PowerBudget(pc, (ns,)), ThermalBudget(tc, (ns,))
     for k in range(nt):

@@ -15,8 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from edgeinfer.budget.power import PowerBudget, PowerConfig, advance_stored, energy_flows
-from edgeinfer.budget.thermal import ZERO_C_IN_K, ThermalBudget, ThermalConfig, advance_temperature
+from edgeinfer.budget.power import PowerBudget, PowerConfig, energy_flows
+from edgeinfer.budget.thermal import (
+    ZERO_C_IN_K,
+    ThermalBudget,
+    ThermalConfig,
+    advance_temperature,
+    substeps,
+)
 from edgeinfer.errors import ConfigError
 
 FloatArray = NDArray[np.float64]
@@ -94,29 +100,51 @@ def run_budgets(
     worst_net_wh = np.minimum(solar_wh - base_wh - extra_wh, 0.0)
     min_wh = c.min_soc * c.battery_capacity_wh - 1e-12
     demand_t = np.ascontiguousarray(demand.T)
-    absorbed_w = np.ascontiguousarray(tb.absorbed_solar_w(lit.T))
+    th = tb.config
+    k_rad = th.conductance_w_k4
+    # constant part of the thermal balance: absorbed sunlight + radiation from the sink
+    rhs_w = np.ascontiguousarray(tb.absorbed_solar_w(lit.T) + k_rad * th.sink_temperature_k**4)
+    n_sub, h_sub, iterations = substeps(th, dt_s)
+    fast = n_sub == 1 and iterations == 1
+    c_h = th.heat_capacity_j_per_k / h_sub
+    k4 = 4.0 * k_rad
     stored = np.empty((nt + 1, ns))
     temp_k = np.empty((nt, ns))
     duty = np.empty((nt, ns))
     thr = np.empty((nt, ns), dtype=bool)
-    refused = np.empty((nt, ns), dtype=bool)
+    energy_ok = np.empty((nt, ns), dtype=bool)
     stored[0] = pb.stored_wh
     t_k = tb.temperature_k
     throttled = tb.throttled
-    hot = thermal.throttle_above_c + ZERO_C_IN_K
-    cool = thermal.resume_below_c + ZERO_C_IN_K
+    hot = th.throttle_above_c + ZERO_C_IN_K
+    cool = th.resume_below_c + ZERO_C_IN_K
     to_w = 1.0 / h
+    cap_wh = c.battery_capacity_wh
+    eff = c.charge_efficiency
+    idle_net_wh = np.ascontiguousarray(solar_wh - base_wh)  # net with the accelerator idle
+    # the fast thermal step's right-hand side without the accelerator's extra heat
+    idle_heat_w = np.ascontiguousarray(base_wh * to_w + rhs_w)
+    extra_w = extra_wh * to_w
     for k in range(nt):
-        energy_ok = stored[k] + worst_net_wh[k] >= min_wh
-        d = demand_t[k] * (energy_ok & ~throttled)
-        load = base_wh[k] + extra_wh * d
-        stored[k + 1] = advance_stored(stored[k], solar_wh[k] - load, c)
-        t_k = advance_temperature(t_k, load * to_w + absorbed_w[k], dt_s, thermal)
+        s = stored[k]
+        ok = np.greater_equal(s + worst_net_wh[k], min_wh, out=energy_ok[k])
+        d = np.multiply(demand_t[k], ok & ~throttled, out=duty[k])
+        net = idle_net_wh[k] - extra_wh * d
+        if eff != 1.0:
+            net = np.where(net > 0.0, net * eff, net)
+        np.minimum(np.maximum(s + net, 0.0), cap_wh, out=stored[k + 1])
+        if fast:  # one linearly implicit Euler step: what advance_temperature does here
+            t2 = t_k * t_k
+            t_k = t_k - (k_rad * t2 * t2 - idle_heat_w[k] - extra_w * d) / (c_h + k4 * t2 * t_k)
+        else:
+            q_w = (base_wh[k] + extra_wh * d) * to_w  # electrical load, W
+            t_k = advance_temperature(
+                t_k, q_w + rhs_w[k] - k_rad * th.sink_temperature_k**4, dt_s, th
+            )
         throttled = (t_k > hot) | (throttled & (t_k >= cool))
         temp_k[k] = t_k
-        duty[k] = d
         thr[k] = throttled
-        refused[k] = ~energy_ok
+    refused = ~energy_ok
     pb.stored_wh = stored[nt].copy()
     tb.temperature_k = t_k
     tb.throttled = throttled

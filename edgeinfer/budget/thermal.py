@@ -85,6 +85,20 @@ def equilibrium_temperature_k(heat_w: ArrayLike, config: ThermalConfig) -> Float
     return out
 
 
+# Above this stiffness (h / thermal time constant at 500 K) more Newton iterations are used;
+# below it the first iteration (the linearly implicit Euler step) differs from the converged
+# backward-Euler step by O(stiffness^2) of the step's change: < 0.1 mK for the defaults.
+_ONE_NEWTON_STIFFNESS = 0.02
+
+
+def substeps(config: ThermalConfig, dt_s: float) -> tuple[int, float, int]:
+    """(sub-steps, sub-step length s, Newton iterations) used for a step of ``dt_s``."""
+    n_sub = max(1, int(np.ceil(dt_s / config.max_substep_s)))
+    h = dt_s / n_sub
+    stiffness = h * 4.0 * config.conductance_w_k4 * 500.0**3 / config.heat_capacity_j_per_k
+    return n_sub, h, 1 if stiffness < _ONE_NEWTON_STIFFNESS else config.newton_iterations
+
+
 def advance_temperature(
     t_k: FloatArray, q_w: FloatArray, dt_s: float, config: ThermalConfig
 ) -> FloatArray:
@@ -97,14 +111,13 @@ def advance_temperature(
         return np.array(t_k, dtype=np.float64, copy=True)
     cap = config.heat_capacity_j_per_k
     k = config.conductance_w_k4
-    n_sub = max(1, int(np.ceil(dt_s / config.max_substep_s)))
-    h = dt_s / n_sub
+    n_sub, h, iterations = substeps(config, dt_s)
     rhs = q_w + k * config.sink_temperature_k**4
     c_h = cap / h
     t = t_k
     for _ in range(n_sub):
         x = t
-        for _ in range(config.newton_iterations):
+        for _ in range(iterations):
             x2 = x * x
             f = c_h * (x - t) + k * (x2 * x2) - rhs
             x = x - f / (c_h + 4.0 * k * x2 * x)
