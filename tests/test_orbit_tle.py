@@ -26,11 +26,7 @@ FILES = {
     "celestrak_resource_2016-04-18_py-sat-track.txt": 109,
     "celestrak_resource_2024-10-05_SatView.txt": 165,
 }
-S2A_2024 = (
-    "SENTINEL-2A             ",
-    "1 40697U 15028A   24278.86087615  .00000229  00000+0  10394-3 0  9991",
-    "2 40697  98.5691 351.8518 0001010  99.3360 260.7937 14.30828931485848",
-)
+S2A_NAME_LINE = "SENTINEL-2A             "  # CelesTrak pads names to 24 characters
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +34,7 @@ def s2a_lines() -> tuple[str, str, str]:
     path = shared_path(*RAW, "celestrak_resource_2024-10-05_SatView.txt")
     tles = {t.name: t for t in read_tle_file(path)}
     t = tles["SENTINEL-2A"]
-    return S2A_2024[0], t.line1, t.line2
+    return S2A_NAME_LINE, t.line1, t.line2
 
 
 @pytest.mark.parametrize("name,count", sorted(FILES.items()))
