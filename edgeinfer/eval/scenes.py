@@ -19,6 +19,7 @@ from affine import Affine
 from rasterio.windows import Window
 
 from edgeinfer.detect.alerts import Alert, objects_from_output
+from edgeinfer.detect.pipeline import DEFAULT_OVERLAP
 from edgeinfer.detect.runtime import Detector
 from edgeinfer.errors import SceneError
 from edgeinfer.scene.bands import Band
@@ -32,10 +33,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DATA_ENV = "EDGEINFER_SHARED_DATA"
-# The runtime's default tiling (edgeinfer.detect.pipeline): 512 px tiles overlapping by 32 px,
-# enough for the 30 px context radius of the 61x61 fire windows.
+# The runtime's default tiling (edgeinfer.detect.pipeline): 512 px tiles whose overlap leaves
+# every core pixel the 30 px context radius of the 61x61 fire windows.
 TILE_SIZE = 512
-OVERLAP = 32
+OVERLAP = DEFAULT_OVERLAP
 
 
 def default_data_dir() -> Path:

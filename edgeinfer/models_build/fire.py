@@ -24,7 +24,9 @@ How they are combined (our choice, documented in docs/detectors.md): class 2 (un
 that pass Murphy's or Kumar & Roy's neighbourhood test; class 1 (candidate) = a Schroeder or
 Kumar & Roy potential fire confirmed by its contextual test. Valid background (both
 contextual tests) = valid, not water, rho7 > 0, and not flagged by any unambiguous or
-potential test.
+potential test. (Every Schroeder candidate also passes Murphy's unambiguous test, since
+R75 > 1.8 and R76 > 1.6 with rho7 > rho5 + 0.17 >= 0.15; so class 1 comes from Kumar & Roy's
+potential fires in practice.)
 
 Saturation: Level-1 DN 65535 is saturated and its reflectance (65535 M + A)/sin(elev) is a
 lower bound. With the Collection 1/2 rescaling (M = 2e-5, A = -0.1, REFERENCE.md) that bound
@@ -60,7 +62,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
-from edgeinfer.models_build.onnx_ops import GraphBuilder, IntegralImage, Tensor
+from edgeinfer.models_build.onnx_ops import GraphBuilder, IntegralImage, PixelSet, Tensor
 from edgeinfer.models_build.registry import finalize
 
 VERSION = "1.0.0"
@@ -157,38 +159,45 @@ def _grade(
     return cls, conf
 
 
-def _context_stats(
-    g: GraphBuilder, r75: Tensor, r7: Tensor, background: Tensor
-) -> tuple[tuple[Tensor, ...], Tensor, tuple[Tensor, ...]]:
-    """Background statistics for both contextual tests from one pair of summed-area tables.
+def _confirm(
+    g: GraphBuilder, r75: Tensor, r7: Tensor, background: Tensor, s_pot: Tensor, k_pot: Tensor
+) -> Tensor:
+    """Schroeder's and Kumar & Roy's contextual tests, evaluated only at their potential
+    fires (bool ``[N, 1, H, W]`` of the confirmed ones).
 
-    Returns Schroeder's 61x61 (count, mean R75, sd R75, mean rho7, sd rho7), Kumar & Roy's
-    "window found" mask, and their (count, mean R75, sd R75, mean rho7, sd rho7) over the
-    smallest of the 5x5, 7x7 ... 61x61 windows whose valid background is >= 25 % of its
-    valid pixels (exact integer counts: 4 * background >= valid)."""
+    Two summed-area tables over the tile (exact int32 counts of valid and background pixels;
+    float64 background sums of 1, R75, R75^2, rho7, rho7^2) answer any window at any pixel
+    with four gathers: Schroeder's 61x61 window, and Kumar & Roy's smallest of 5x5, 7x7 ...
+    61x61 whose valid background is >= 25 % of its valid pixels (4 * background >= valid).
+    """
     bg = g.to_float(background)
+    pixels = PixelSet.of(g, g.or_(s_pot, k_pot))
     counts = IntegralImage(
         g, g.op("Concat", g.to_float(g.valid), bg, axis=1), KR_WINDOWS[-1], TensorProto.INT32
     )
-    radius: Tensor = g.const(-1, np.int64)  # -1: no window qualifies
+    radii = g.const([w // 2 for w in KR_WINDOWS], np.int64)
+    n_valid, n_bg = g.split_channels(
+        counts.sums_at(pixels, g.op("Unsqueeze", radii, g.ints(1))), 2, axis=0
+    )  # [1, S, K] each
     four, one = g.const(4, np.int32), g.const(1, np.int32)
-    for size in reversed(KR_WINDOWS):  # the smallest qualifying window is assigned last
-        n_valid, n_bg = g.split_channels(counts.box_sum(size), 2)
-        ok = g.and_(g.ge(g.mul(n_bg, four), n_valid), g.ge(n_bg, one))
-        radius = g.where(ok, g.const(size // 2, np.int64), radius)
-    found = g.ge(radius, g.const(0, np.int64))
+    ok = g.to_float(g.and_(g.ge(g.mul(n_bg, four), n_valid), g.ge(n_bg, one)))
+    first = g.op("ArgMax", ok, axis=1, keepdims=0, select_last_index=0)  # smallest window
+    found = g.gt(g.op("ReduceMax", ok, axes=[1], keepdims=0), 0.5)  # [1, K]
     b75, b7 = g.mul(bg, r75), g.mul(bg, r7)
     stack = g.op("Concat", bg, b75, g.mul(b75, r75), b7, g.mul(b7, r7), axis=1)
     values = IntegralImage(g, stack, SCHROEDER_WINDOW)
-    out = []
-    for sums in (
-        values.box_sum(SCHROEDER_WINDOW),
-        values.box_sum_at(g.maximum(radius, g.const(0, np.int64))),
-    ):
-        n, s75, q75, s7, q7 = g.split_channels(sums, 5)
+    at75, at7 = pixels.gather(g, r75), pixels.gather(g, r7)
+    tests = []
+    schroeder_radius = g.const(np.array([[SCHROEDER_WINDOW // 2]]), np.int64)
+    for radius in (schroeder_radius, g.op("Gather", radii, first)):
+        n, s75, q75, s7, q7 = g.split_channels(values.sums_at(pixels, radius), 5, axis=0)
         a, b = g.stats_from_sums(n, s75, q75), g.stats_from_sums(n, s7, q7)
-        out.append((a.count, a.mean, a.std, b.mean, b.std))
-    return out[0], found, out[1]
+        passed = _contextual(g, at75, at7, (a.mean, a.std, b.mean, b.std))
+        tests.append((g.gt(a.count, 0.5), passed))
+    s_ok = g.and_(g.gt(pixels.gather(g, g.to_float(s_pot)), 0.5), *tests[0])
+    k_ok = g.and_(g.gt(pixels.gather(g, g.to_float(k_pot)), 0.5), found, tests[1][1])
+    weak = g.to_float(g.op("Reshape", g.or_(s_ok, k_ok), g.ints(-1)))
+    return g.gt(pixels.scatter(g, weak), 0.5)
 
 
 def build_fire_landsat() -> onnx.ModelProto:
@@ -243,10 +252,7 @@ def build_fire_landsat() -> onnx.ModelProto:
     background = g.and_(
         valid, g.not_(water), g.gt(r7, 0.0), not_strong, g.not_(g.or_(s_pot, k_pot))
     )
-    s_stats, k_found, k_stats = _context_stats(g, r75, r7, background)
-    s_ok = g.and_(s_pot, g.gt(s_stats[0], 0.5), _contextual(g, r75, r7, s_stats[1:]))
-    k_ok = g.and_(k_pot, k_found, _contextual(g, r75, r7, k_stats[1:]))
-    weak = g.or_(s_ok, k_ok)
+    weak = _confirm(g, r75, r7, background, s_pot, k_pot)
 
     cls, conf = _grade(g, strong, weak, d75, s["cand_d75"], s["un_d75"])
     g.set_outputs(cls, conf)
@@ -331,10 +337,11 @@ def _landsat_metadata(bands: tuple[str, ...]) -> dict[str, Any]:
                 "25 % valid background (mean + max(3 sd, 0.8) on rho7/rho5, mean + max(3 sd, "
                 "0.08) on rho7). Background = valid, not water, rho7 > 0, no fire test "
                 "passed. Saturation: rho6 or rho7 >= 1.2107 (DN 65535 at any sun "
-                "elevation). Window statistics: one float64 summed-area table serves the "
-                "61x61 window and, by per-pixel gathers, the growing window. Confidence "
-                "from rho7 - rho5 against 0.17/0.3. Needs >= 30 px of tile overlap for "
-                "exact context at tile edges."
+                "elevation). Window statistics are computed only at potential fires, by "
+                "four gathers per window from summed-area tables (int32 counts, float64 "
+                "sums), for the 61x61 and every growing window alike. Confidence "
+                "from rho7 - rho5 against 0.17/0.3. Exact context needs 30 px around each "
+                "tile core (tile overlap >= 60 px when neighbouring cores split it)."
             ),
         }
     )

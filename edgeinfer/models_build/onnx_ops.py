@@ -211,10 +211,6 @@ class GraphBuilder:
         """A bool (or any) tensor as float32 0/1."""
         return self.cast(a, TensorProto.FLOAT)
 
-    def any(self, a: Tensor) -> Tensor:
-        """Scalar-shaped bool: True where any element of bool ``a`` is True (whole batch)."""
-        return self.gt(self.op("ReduceMax", self.to_float(a), keepdims=0), 0.5)
-
     # -- neighbourhoods ---------------------------------------------------------------------
 
     def _pool(self, op_type: str, v: Tensor, kh: int, kw: int, **attrs: Any) -> Tensor:
@@ -240,9 +236,10 @@ class GraphBuilder:
         count, s1, s2 = self.split_channels(sums, 3)
         return self.stats_from_sums(count, s1, s2)
 
-    def split_channels(self, t: Tensor, n: int) -> list[Tensor]:
-        """The ``n`` channels of ``[N, n, H, W]`` tensor ``t``, each ``[N, 1, H, W]``."""
-        return self.ops("Split", [t], n, axis=1)
+    def split_channels(self, t: Tensor, n: int, axis: int = 1) -> list[Tensor]:
+        """The ``n`` equal parts of ``t`` along ``axis`` (default: the channels of an
+        ``[N, n, H, W]`` tensor, each ``[N, 1, H, W]``)."""
+        return self.ops("Split", [t], n, axis=axis)
 
     def stats_from_sums(self, count: Tensor, s1: Tensor, s2: Tensor) -> WindowStats:
         """Masked statistics from float64 window sums (as :class:`IntegralImage` gives) of
@@ -343,31 +340,60 @@ class IntegralImage:
             parts.append(g.op("Slice", self.padded, g.ints(rs, cs), ends, axes))
         return g.add(g.sub(parts[0], g.add(parts[1], parts[2])), parts[3])
 
-    def box_sum_at(self, radius: Tensor) -> Tensor:
-        """Sum over a window of per-pixel radius ``radius`` (int64 ``[N, 1, H, W]``, each in
-        0..max_size//2: the window is ``2 r + 1`` wide), clipped to the tile."""
+    def sums_at(self, pixels: PixelSet, radius: Tensor) -> Tensor:
+        """Window sums at the pixels of ``pixels`` only: ``radius`` is int64 ``[S, K]``,
+        ``[S, 1]`` (S sizes for every pixel) or ``[1, K]`` (one per pixel), each in
+        0..max_size//2 (window ``2 r + 1``); returns ``[C, S, K]``. Four gathers from the
+        flattened table, so the cost grows with the number of pixels, not the tile."""
         g = self.g
         if self._flat is None:
-            self._flat = g.op("Reshape", self.padded, g.ints(0, 0, -1))
-        scalar = {k: g.const(k, np.int64) for k in (2, 3)}
-        h = g.op("Gather", self.shape, scalar[2], axis=0)
-        w = g.op("Gather", self.shape, scalar[3], axis=0)
-        one, zero = g.const(1, np.int64), g.const(0, np.int64)
-        wp = g.op("Gather", g.op("Shape", self.padded), scalar[3], axis=0)
-        rows = g.op("Reshape", g.op("Range", zero, h, one), g.ints(1, 1, -1, 1))
-        cols = g.op("Reshape", g.op("Range", zero, w, one), g.ints(1, 1, 1, -1))
+            self._flat = g.op("Reshape", self.padded, g.ints(-1))
+        shape = g.op("Shape", self.padded)  # [N, C, Hp, Wp]
+        dims = [g.op("Gather", shape, g.const(k, np.int64), axis=0) for k in (1, 2, 3)]
+        channels, hp, wp = dims
+        chan = g.op(
+            "Reshape",
+            g.op("Range", g.const(0, np.int64), channels, g.const(1, np.int64)),
+            g.ints(-1, 1, 1),
+        )
+        base = g.mul(g.add(g.mul(pixels.n, channels), chan), hp)  # [C, 1, K]
         hi = g.add(radius, g.const(self.r_max + 1, np.int64))
         lo = g.sub(g.const(self.r_max, np.int64), radius)
-        full = g.op("Shape", self.padded)  # [N, C, Hp, Wp]
-        target = g.op("Concat", g.op("Slice", full, g.ints(0), g.ints(2)), g.ints(-1), axis=0)
-        parts = []
+        corners = []
         for dr, dc in ((hi, hi), (hi, lo), (lo, hi), (lo, lo)):
-            index = g.add(g.mul(g.add(rows, dr), wp), g.add(cols, dc))  # [N, 1, H, W]
-            expanded = g.op("Expand", index, self.shape)  # [N, C, H, W]
-            flat_index = g.op("Reshape", expanded, target)
-            parts.append(g.op("GatherElements", self._flat, flat_index, axis=2))
-        total = g.add(g.sub(parts[0], g.add(parts[1], parts[2])), parts[3])
-        return g.op("Reshape", total, self.shape)
+            index = g.add(g.mul(g.add(base, g.add(pixels.y, dr)), wp), g.add(pixels.x, dc))
+            corners.append(g.op("Gather", self._flat, index, axis=0))
+        return g.add(g.sub(corners[0], g.add(corners[1], corners[2])), corners[3])
+
+
+@dataclass(frozen=True)
+class PixelSet:
+    """The pixels where a bool ``[N, 1, H, W]`` mask is True: ``index`` int64 ``[K, 4]``
+    (for GatherND/ScatterND) and their batch, row and column as int64 ``[K]``."""
+
+    index: Tensor
+    n: Tensor
+    y: Tensor
+    x: Tensor
+    shape: Tensor  # of the mask, [4]
+
+    @classmethod
+    def of(cls, g: GraphBuilder, mask: Tensor) -> PixelSet:
+        index = g.op("Transpose", g.op("NonZero", mask), perm=[1, 0])
+        n, _, y, x = (g.op("Squeeze", t, g.ints(1)) for t in g.ops("Split", [index], 4, axis=1))
+        return cls(index, n, y, x, g.op("Shape", mask))
+
+    def gather(self, g: GraphBuilder, t: Tensor) -> Tensor:
+        """Values of ``[N, 1, H, W]`` tensor ``t`` at the pixels, ``[K]``."""
+        return g.op("GatherND", t, self.index)
+
+    def scatter(self, g: GraphBuilder, values: Tensor) -> Tensor:
+        """A float32 ``[N, 1, H, W]`` tensor: ``values`` (float32 ``[K]``) at the pixels, 0
+        elsewhere."""
+        zeros = g.op(
+            "ConstantOfShape", self.shape, value=numpy_helper.from_array(np.zeros(1, np.float32))
+        )
+        return g.op("ScatterND", zeros, self.index, values)
 
 
 def _odd(size: int) -> None:
