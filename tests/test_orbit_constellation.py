@@ -64,8 +64,8 @@ def test_ltdn_1030_descends_at_half_past_ten_local_mean_time(ts) -> None:  # typ
     tle = c.tles[0]
     sat = EarthSatellite(tle.line1, tle.line2, ts=ts)
     t = ts.utc(2024, 10, 5, 0, 0, np.arange(0, 86400, 5.0))
-    lat = wgs84.subpoint_of(sat.at(t)).latitude.degrees
-    lon = wgs84.subpoint_of(sat.at(t)).longitude.degrees
+    sub = wgs84.subpoint_of(sat.at(t))
+    lat, lon = sub.latitude.degrees, sub.longitude.degrees
     idx = np.nonzero((lat[:-1] > 0) & (lat[1:] <= 0))[0]  # descending node crossings
     assert len(idx) >= 14
     ut_h = np.arange(0, 86400, 5.0)[idx] / 3600.0
