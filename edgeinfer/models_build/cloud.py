@@ -110,7 +110,12 @@ def _metadata(name: str, product: str, bands: list[str], tests: str, extra: str)
         "algorithm": (
             f"Cloud where all of: {tests} (Zhu & Woodcock 2012 potential cloud pixel test, "
             "without its brightness-temperature arm). Confidence 0.5 + 0.5 clip(HOT/0.08, 0, "
-            "1) on cloud pixels, HOT = blue - 0.5 red - 0.08."
+            "1) on cloud pixels, HOT = blue - 0.5 red - 0.08. Limits: this is Fmask's "
+            "first pass only (no thermal test, no cloud-probability stage, no object "
+            "matching), so thin cloud edges and haze next to clouds are called cloud; "
+            "against conservative labels its false-positive rate is above CloudScout's 1 % "
+            "and most of those false positives sit within 3 px of a labelled cloud (see "
+            "the measured scores)."
         ),
         "builder": f"edgeinfer.models_build.cloud:build_{name}",
     }
