@@ -128,7 +128,10 @@ def test_metadata_offset_nodata_and_sensing_time_from_names(tmp_path: Path) -> N
     b12[0, 0] = 0
     _s2_band(img / "T31UFT_20230704T103629_B12.jp2", b12, 20.0)
     _s2_band(img / "T31UFT_20230704T103629_B04.jp2", np.full((12, 12), 2000, np.uint16), 10.0)
-    with open_scene(product, product="sentinel2") as scene:
+    qi = img.parent / "QI_DATA"
+    qi.mkdir()
+    _s2_band(qi / "MSK_DETFOO_B01.jp2", np.ones((2, 2), np.uint16), 60.0)  # not a band
+    with open_scene(product) as scene:  # auto: finds the nested band files
         assert scene.band_names == ("B04", "B12")
         assert (scene.width, scene.height) == (12, 12)  # finest: 10 m
         assert scene.capture_time == dt.datetime(2023, 7, 4, 10, 36, 29, tzinfo=dt.UTC)

@@ -70,11 +70,12 @@ class _RangeHandler(BaseHTTPRequestHandler):
             self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Accept-Ranges", "bytes")
-        self.end_headers()
-        self.wfile.write(body)
+        # count before sending: the client may return before this thread runs again
         with self.server.lock:
             self.server.bytes_sent += len(body)
             self.server.requests.append(self.headers.get("Range", "(whole)"))
+        self.end_headers()
+        self.wfile.write(body)
 
 
 @pytest.fixture
@@ -114,27 +115,26 @@ def test_small_window_reads_only_part_of_the_cog(
 
 
 def test_window_bytes_scale_with_the_window_not_the_file(tmp_path: Path) -> None:
-    """A 2048 x 2048 tiled GeoTIFF of incompressible noise (64 blocks of 64 KiB): a 64 x 64
-    window costs about one block, a few per cent of the file."""
+    """A 4096 x 4096 tiled, uncompressed GeoTIFF (256 blocks of 64 KiB): a 64 x 64
+    window costs about one block plus GDAL's read-ahead: a few per cent of the file."""
     rng = np.random.default_rng(5)
     path = tmp_path / "noise.tif"
     profile = {
         "driver": "GTiff",
-        "width": 2048,
-        "height": 2048,
+        "width": 4096,
+        "height": 4096,
         "count": 1,
         "dtype": "uint8",
         "tiled": True,
         "blockxsize": 256,
         "blockysize": 256,
-        "compress": "deflate",
         "crs": "EPSG:32631",
         "transform": Affine(10, 0, 5e5, 0, -10, 5e6),
     }
     with rasterio.open(path, "w", **profile) as dst:
-        for row in range(0, 2048, 256):
-            block = rng.integers(0, 256, (256, 2048), dtype=np.uint8)
-            dst.write(block, 1, window=Window(0, row, 2048, 256))
+        for row in range(0, 4096, 256):
+            block = rng.integers(0, 256, (256, 4096), dtype=np.uint8)
+            dst.write(block, 1, window=Window(0, row, 4096, 256))
     server = _RangeServer(tmp_path)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -142,7 +142,7 @@ def test_window_bytes_scale_with_the_window_not_the_file(tmp_path: Path) -> None
         url = f"http://127.0.0.1:{server.server_address[1]}/noise.tif"
         with open_scene(url, product="geotiff") as scene:
             after_open = server.bytes_sent
-            window = Window(1000, 1000, 64, 64)  # inside one block, away from the probes
+            window = Window(2000, 2000, 64, 64)  # inside one block, away from the probes
             data, _ = scene.read(window)
             window_bytes = server.bytes_sent - after_open
     finally:
@@ -152,7 +152,7 @@ def test_window_bytes_scale_with_the_window_not_the_file(tmp_path: Path) -> None
         np.testing.assert_array_equal(data[0], ds.read(1, window=window))
     size = path.stat().st_size
     assert 0 < window_bytes < 0.05 * size, (window_bytes, size)
-    assert server.bytes_sent < 0.15 * size, (server.bytes_sent, size)
+    assert server.bytes_sent < 0.1 * size, (server.bytes_sent, size)
 
 
 def test_url_tiles_and_missing_url(cog_server: tuple[_RangeServer, Path]) -> None:

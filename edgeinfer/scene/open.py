@@ -102,8 +102,11 @@ def _dispatch(source: SourceLike, product: str, opts: OpenOptions) -> tuple[Rast
             return _open_single(text, product, opts)
         path = Path(text)
         if path.is_dir():
-            files = sorted(path.rglob("*")) if product == "sentinel2" else sorted(path.iterdir())
-            return _open_files([f for f in files if f.is_file()], text, product, opts)
+            files = sorted(f for f in path.iterdir() if f.is_file())
+            if product == "sentinel2" or (product == "auto" and not _band_like(files)):
+                # products nest their band files (a .SAFE's GRANULE/*/IMG_DATA/R20m/...)
+                files = sorted(f for f in path.rglob("*") if f.is_file())
+            return _open_files(files, text, product, opts)
         return _open_single(text, product, opts)
     paths = [Path(str(s)) for s in source]
     if not paths:
@@ -139,10 +142,16 @@ def _open_files(
     )
 
 
+def _band_like(paths: list[Path]) -> bool:
+    return any(
+        landsat.BAND_FILE.search(p.name) or sentinel2.BAND_FILE.search(p.stem) for p in paths
+    ) or any(looks_like_mtl(p) for p in paths)
+
+
 def _detect_file_set(paths: list[Path], label: str) -> str:
     has_mtl = any(p.is_file() and looks_like_mtl(p) for p in paths)
     landsat_files = [p for p in paths if landsat.BAND_FILE.search(p.name)]
-    s2_files = [p for p in paths if sentinel2.BAND_FILE.search(p.stem)]
+    s2_files = [p for p in paths if sentinel2.is_band_file(p)]
     if has_mtl or (landsat_files and not s2_files):
         return "landsat"
     if s2_files:

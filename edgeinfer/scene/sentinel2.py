@@ -68,10 +68,19 @@ def band_files(paths: list[Path]) -> tuple[dict[str, list[Path]], S2Metadata]:
         if _is_mtd(path):
             meta = read_mtd(path)
             continue
-        match = BAND_FILE.search(path.stem)
-        if match and "TCI" not in path.stem.upper():
+        match = BAND_FILE.search(path.stem) if is_band_file(path) else None
+        if match:
             files.setdefault(match.group(1).upper(), []).append(path)
     return files, meta
+
+
+def is_band_file(path: Path) -> bool:
+    """A band image by its name: B01..B12/B8A/SCL in the stem, not a true-colour image or a
+    quality mask (``MSK_DETFOO_B01``, anything under ``QI_DATA``)."""
+    stem = path.stem.upper()
+    if "TCI" in stem or stem.startswith("MSK_") or "QI_DATA" in (p.upper() for p in path.parts):
+        return False
+    return BAND_FILE.search(path.stem) is not None
 
 
 def _is_mtd(path: Path) -> bool:

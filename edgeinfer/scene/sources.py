@@ -21,13 +21,14 @@ import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
+from rasterio.env import set_gdal_config
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.io import DatasetReader
 from rasterio.transform import from_gcps
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-from edgeinfer.errors import SceneError
+from edgeinfer.errors import ConfigError, SceneError
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,17 @@ URL_GDAL_OPTIONS: dict[str, str] = {
 }
 
 _FIX_CORRUPT = "re-download or re-export it and check it with `gdalinfo -checksum`"
+
+
+def set_gdal_cache_mb(megabytes: int) -> None:
+    """Cap GDAL's block cache for THIS PROCESS (GDAL configuration option GDAL_CACHEMAX,
+    default 5 % of RAM). Streaming tiling decodes each block about once, so a small cap
+    (e.g. 64) keeps memory flat whatever the scene size; call it once at start-up of each
+    process that tiles (the CLI, every satellite actor). Process-wide by GDAL's design."""
+    if isinstance(megabytes, bool) or not isinstance(megabytes, int) or megabytes <= 0:
+        raise ConfigError(f"gdal_cache_mb must be a positive integer (MiB), got {megabytes!r}")
+    # in bytes: a small number set at run time is not read as megabytes by every GDAL path
+    set_gdal_config("GDAL_CACHEMAX", megabytes * 1024 * 1024)
 
 
 def is_url(source: str | Path) -> bool:
