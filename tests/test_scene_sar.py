@@ -120,3 +120,28 @@ def test_explicit_sar_on_georeferenced_byte_image() -> None:
     with open_scene(path, product="sar") as scene:
         assert scene.product == "sar" and scene.bands[0].unit == "amplitude"
         assert scene.crs is not None
+
+
+def test_sample_data_sar_tags(tmp_path: Path) -> None:
+    """EDGEINFER_PRODUCT=sar, band unit sigma0, EDGEINFER_SCALE=db: linear sigma0 out."""
+    db = np.array([[-20.0, -10.0], [0.0, 10.0]], dtype=np.float32)
+    path = tmp_path / "sar.tif"
+    profile = {
+        "driver": "GTiff",
+        "width": 2,
+        "height": 2,
+        "count": 1,
+        "dtype": "float32",
+        "crs": CRS.from_epsg(32631),
+        "transform": Affine(10, 0, 6e5, 0, -10, 5e6),
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(db, 1)
+        dst.descriptions = ("VV",)
+        dst.units = ("sigma0",)
+        dst.update_tags(EDGEINFER_PRODUCT="sar", EDGEINFER_SCALE="db", EDGEINFER_SCENE_ID="s1")
+    with open_scene(path) as scene:
+        assert (scene.product, scene.scene_id, scene.band_names) == ("sar", "s1", ("VV",))
+        assert scene.meta["tags"]["EDGEINFER_SCALE"] == "db"
+        data, _ = scene.read(Window(0, 0, 2, 2))
+    np.testing.assert_allclose(data[0], [[0.01, 0.1], [1.0, 10.0]], rtol=1e-6)

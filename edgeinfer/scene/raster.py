@@ -237,7 +237,9 @@ def grid_pixel_size_m(grid: Grid) -> float | None:
     """Pixel size in metres (geometric mean of the x and y sizes). Projected CRS: CRS units
     times their metre factor. Geographic CRS: degrees converted at the grid's centre latitude
     with the WGS84 length of a degree (lat: 111132.92 - 559.82 cos 2p + 1.175 cos 4p m;
-    lon: 111412.84 cos p - 93.5 cos 3p m; NGA/NIMA TR8350.2 series). None without a CRS."""
+    lon: 111412.84 cos p - 93.5 cos 3p m: the usual WGS84 series, e.g.
+    en.wikipedia.org/wiki/Geographic_coordinate_system#Length_of_a_degree). None without a
+    CRS."""
     if grid.transform is None or grid.crs is None:
         return None
     t = grid.transform

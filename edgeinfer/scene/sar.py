@@ -3,11 +3,11 @@ plain 8-bit chips (JPEG/PNG, no georeference).
 
 Units come from, in order: the band's GDAL unit (``sigma0``, ``amplitude``, ``intensity``),
 then the content: floating point with small non-negative values is linear sigma0 (sea
-clutter about -25..-10 dB, i.e. 0.003..0.1, REFERENCE.md ships section and the OpenSARShip
-README), floating point with negative values is sigma0 in dB (converted to linear), integers
+clutter about -25..-10 dB, i.e. 0.003..0.1: the OpenSARShip README measures a VV sea median
+of -17.5 dB), floating point with negative values is sigma0 in dB (converted to linear), integers
 are amplitude. A 3-channel grey image (HRSID JPEGs repeat the grey value in R, G and B)
 becomes one band. Band names: the user's, the file's descriptions, else ``SAR`` (one band)
-or ``SAR1..SARn``.
+or ``SAR1..SARn``. Sample-data tags: ``EDGEINFER_SCALE`` = ``linear`` | ``db``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from edgeinfer.scene.calibration import (
 from edgeinfer.scene.options import OpenOptions
 from edgeinfer.scene.raster import BandSource, RasterScene, RawSource
 from edgeinfer.scene.sources import grid_of, guarded_read
-from edgeinfer.scene.stack import described_names, scene_name, tag_acquired
+from edgeinfer.scene.stack import described_names, edgeinfer_tags, scene_name, tag_acquired
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,8 @@ def open_sar(name: str, ds: Any, opts: OpenOptions) -> RasterScene:
     dtype = np.dtype(ds.dtypes[0])
     if detected is None:
         detected = ("sigma0", "linear") if dtype.kind == "f" else ("amplitude", "dn")
+    scale_tag = (ds.tags().get("EDGEINFER_SCALE") or "").strip().lower()
+    encoding = {"db": "db", "linear": "linear"}.get(scale_tag, detected[1])
     if opts.bands is not None:
         if len(opts.bands) != len(indexes):
             raise BandError(
@@ -103,7 +105,7 @@ def open_sar(name: str, ds: Any, opts: OpenOptions) -> RasterScene:
         names = described or (["SAR"] if len(indexes) == 1 else [f"SAR{i}" for i in indexes])
     sources = []
     for band_name, bidx, unit_decl in zip(names, indexes, declared, strict=True):
-        unit, encoding = (unit_decl, "linear") if unit_decl in SAR_UNITS else detected
+        unit = unit_decl if unit_decl in SAR_UNITS else detected[0]
         calib: Calibration
         if encoding == "db":
             calib = DecibelCalibration()
@@ -112,9 +114,9 @@ def open_sar(name: str, ds: Any, opts: OpenOptions) -> RasterScene:
         else:
             calib = LinearCalibration(float(ds.scales[bidx - 1]), float(ds.offsets[bidx - 1]))
         sources.append(BandSource(Band(band_name, unit), name, ds, bidx, calib))
-    log.info("%s: SAR %s, bands %s (%s)", name, sources[0].band.unit, names, detected[1])
+    log.info("%s: SAR %s, bands %s (%s)", name, sources[0].band.unit, names, encoding)
     return RasterScene(
-        scene_id=opts.scene_id or scene_name(name),
+        scene_id=opts.scene_id or ds.tags().get("EDGEINFER_SCENE_ID") or scene_name(name),
         product="sar",
         grid=grid_of(ds),
         sources=sources,
@@ -125,7 +127,8 @@ def open_sar(name: str, ds: Any, opts: OpenOptions) -> RasterScene:
         meta={
             "driver": ds.driver,
             "dtype": ds.dtypes[0],
-            "sar_encoding": detected[1],
+            "sar_encoding": encoding,
+            "tags": edgeinfer_tags(ds),
             "files": [name],
         },
         closeables=[ds],

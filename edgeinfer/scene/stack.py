@@ -75,6 +75,11 @@ def tag_acquired(ds: Any) -> dt.datetime | None:
     return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when
 
 
+def edgeinfer_tags(ds: Any) -> dict[str, str]:
+    """The file's ``EDGEINFER_*`` dataset tags (sample-data metadata)."""
+    return {k: v for k, v in ds.tags().items() if k.startswith("EDGEINFER_")}
+
+
 def band_for(name: str, product: str, unit: str) -> Band:
     """A :class:`Band` named ``name``: wavelength and resolution from the product's table
     when the name is one of its bands, with ``unit``."""
@@ -121,6 +126,21 @@ def open_stack(name: str, ds: Any, product: str, opts: OpenOptions) -> RasterSce
         source=name,
         capture_time=capture,
         pixel_size_m=opts.pixel_size_m,
-        meta={"driver": ds.driver, "dtype": ds.dtypes[0], "files": [name]},
+        meta=_stack_meta(ds, name),
         closeables=[ds],
     )
+
+
+def _stack_meta(ds: Any, name: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"driver": ds.driver, "dtype": ds.dtypes[0], "files": [name]}
+    tags = edgeinfer_tags(ds)
+    if tags:
+        meta["tags"] = tags
+    sun = tags.get("EDGEINFER_SUN_ELEVATION_DEG")
+    if sun:
+        try:
+            meta["sun_elevation_deg"] = float(sun)
+            meta["sun_elevation_source"] = "tag"
+        except ValueError:
+            log.warning("%s: ignoring EDGEINFER_SUN_ELEVATION_DEG=%r (not a number)", name, sun)
+    return meta
