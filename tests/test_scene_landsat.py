@@ -233,3 +233,22 @@ def test_bare_stack_needs_a_date(tmp_path: Path) -> None:
     with open_scene(path, product="landsat", bands=["B7"], sun_elevation_deg=30.0) as scene:
         data, _ = scene.read(Window(0, 0, 1, 1))
     assert data[0, 0, 0] == pytest.approx((2e-5 * 9000 - 0.1) / 0.5, rel=1e-6)
+
+
+def test_band_files_without_mtl_use_the_product_id(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    base = "LC08_L1TP_190031_20220601_20220601_02_T1"
+    _write_band(tmp_path / f"{base}_B5.TIF", np.full((8, 8), 20000, dtype=np.uint16))
+    _write_band(tmp_path / f"{base}_B7.TIF", np.full((8, 8), 9000, dtype=np.uint16))
+    with caplog.at_level(logging.WARNING, logger="edgeinfer.scene"):
+        scene = open_scene(tmp_path)
+    assert any("MTL absent" in r.getMessage() for r in caplog.records)
+    with scene:
+        assert scene.scene_id == base and scene.meta["spacecraft"] == "LANDSAT_8"
+        assert scene.capture_time is not None
+        assert scene.capture_time.date() == dt.date(2022, 6, 1)
+        sun = scene.meta["sun_elevation_deg"]
+        data, _ = scene.read(Window(0, 0, 1, 1), ("B7",))
+    expected = (2e-5 * 9000 - 0.1) / math.sin(math.radians(sun))
+    assert data[0, 0, 0] == pytest.approx(expected, rel=1e-6)

@@ -193,11 +193,10 @@ def open_landsat_files(paths: list[Path], label: str, opts: OpenOptions) -> Rast
             datasets[band_name] = ds
         ref_name = next((n for n in sorted(files, key=band_sort_key) if n != "B8"), "B8")
         grid = grid_of(datasets[ref_name])
-        spacecraft = mtl.spacecraft if mtl else parse_product_id(label)[0]
-        product_id = (mtl.product_id if mtl else None) or parse_product_id(
-            " ".join(p.name for p in files.values())
-        )[0]
-        capture, sun_e, sun_src = _sun_and_time(label, grid, mtl, opts)
+        id_text = " ".join([label, *(p.name for p in files.values())])
+        spacecraft = mtl.spacecraft if mtl else parse_product_id(id_text)[0]
+        product_id = (mtl.product_id if mtl else None) or _product_id(files)
+        capture, sun_e, sun_src = _sun_and_time(label, grid, mtl, opts, id_text)
         sources = []
         for band_name in names:
             ds = datasets[band_name]
@@ -259,10 +258,25 @@ def open_landsat_stack(
     )
 
 
+def _product_id(files: dict[str, Path]) -> str | None:
+    """``LC08_L1TP_..._T1`` from band file names, when they carry a Landsat product id."""
+    for path in files.values():
+        match = BAND_FILE.search(path.name)
+        stem = path.name[: match.start()] if match else path.stem
+        if parse_product_id(stem)[0] is not None:
+            return stem
+    return None
+
+
 def _sun_and_time(
-    label: str, grid: Grid, mtl: LandsatMetadata | None, opts: OpenOptions
+    label: str,
+    grid: Grid,
+    mtl: LandsatMetadata | None,
+    opts: OpenOptions,
+    id_text: str | None = None,
 ) -> tuple[dt.datetime | None, float, str]:
-    """(capture time, sun elevation in degrees, where it came from)."""
+    """(capture time, sun elevation in degrees, where it came from). ``id_text`` is searched
+    for a product id (acquisition date) when there is no MTL; default ``label``."""
     capture = opts.acquired_datetime if opts.acquired_has_time else None
     if mtl is not None:
         capture = capture or mtl.acquired
@@ -272,7 +286,11 @@ def _sun_and_time(
             return capture, mtl.sun_elevation_deg, "mtl"
     if opts.sun_elevation_deg is not None:
         return capture or opts.acquired_datetime, opts.sun_elevation_deg, "option"
-    date = opts.acquired_datetime.date() if opts.acquired_datetime else parse_product_id(label)[1]
+    date = (
+        opts.acquired_datetime.date()
+        if opts.acquired_datetime
+        else parse_product_id(id_text or label)[1]
+    )
     if date is None and mtl is not None and mtl.acquired is not None:
         date = mtl.acquired.date()
     if date is None:
