@@ -16,7 +16,9 @@ import typer
 from edgeinfer.errors import EdgeInferError
 
 # Subcommand modules, in the order `edgeinfer --help` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("detect", "models", "evaluate", "passes")
+COMMAND_MODULES: tuple[str, ...] = ("detect", "models", "evaluate", "passes", "run")
+
+GDAL_CACHE_MB = 64  # per process; see edgeinfer.scene.set_gdal_cache_mb
 
 app = typer.Typer(
     name="edgeinfer",
@@ -35,6 +37,11 @@ def _root(
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
     logging.getLogger("edgeinfer").setLevel(level)
+    # Streaming tiling decodes each block about once: a small GDAL block cache keeps memory
+    # flat whatever the scene size (GDAL's default is 5 % of RAM per process).
+    from edgeinfer.scene import set_gdal_cache_mb
+
+    set_gdal_cache_mb(GDAL_CACHE_MB)
 
 
 for _name in COMMAND_MODULES:

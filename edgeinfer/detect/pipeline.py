@@ -259,7 +259,9 @@ def _choose_models(
             if not skip_unfit:
                 raise
             skipped[detector] = str(exc)
-            logger.warning("skipping detector %s: %s", detector, exc)
+            logger.info(
+                "skipping detector %s: %s", detector, exc
+            )  # skip_unfit: chosen by the caller
     # cloud first: it decides which tiles the others see
     order = sorted(models, key=lambda d: d != "cloud")
     return {d: models[d] for d in order}, skipped
