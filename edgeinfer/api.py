@@ -50,6 +50,7 @@ from edgeinfer.errors import (
     SceneError,
     UnknownNameError,
 )
+from edgeinfer.mission import MissionConfig, MissionResult, load_mission, run_mission
 from edgeinfer.orbit import (
     Constellation,
     Contact,
@@ -92,6 +93,8 @@ __all__ = [
     "GeoreferenceError",
     "GroundStation",
     "LinkError",
+    "MissionConfig",
+    "MissionResult",
     "ModelError",
     "ModelInfo",
     "ModelRegistry",
@@ -118,8 +121,10 @@ __all__ = [
     "iter_tiles",
     "list_models",
     "load_accelerators",
+    "load_mission",
     "open_scene",
     "read_tle_file",
+    "run_mission",
     "station_from_spec",
     "tile_windows",
     "to_geojson",

@@ -1,0 +1,160 @@
+"""Thin Ray wrappers (xgboost_ray style) and the Ray session of a mission run.
+
+``_RemoteSatelliteGroup`` is ``@ray.remote`` over the plain :class:`SatelliteGroup`, and
+``_RemoteGroundStation`` over :class:`GroundStationNode`: the physics, queues and detectors
+are unit-tested without a cluster; only distribution lives here. Satellite actors ask for
+``num_cpus`` (their share of the cluster) and, when the cluster advertises it, one unit of a
+custom resource (``edgeinfer_satellite_slot`` by default) so that operators can say how many
+satellite processes each node takes; ``scheduling_strategy="SPREAD"`` spreads them over
+nodes. The ground actor asks for no CPU (it only checks and stores packets).
+
+A local Ray for the run binds to loopback (``_node_ip_address``; ../shared/ENVIRONMENT.md:
+Ray otherwise binds to the outward address), runs without the dashboard, and sets
+``RAY_AUTH_MODE=disabled`` in this process's environment when unset (Ray 2.60 token
+authentication must agree between processes; the CI script exports the same).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from edgeinfer.errors import ConfigError
+from edgeinfer.link import PacketKey
+from edgeinfer.node.ground import GroundStationNode
+from edgeinfer.node.group import SatelliteGroup
+from edgeinfer.node.settings import NodeSettings, SceneRef
+
+logger = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
+
+
+class _RayGround:
+    """The ground actor seen from a satellite actor: a blocking ``receive``."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    def receive(self, packets: Sequence[bytes], t_s: float, station: str) -> list[PacketKey]:
+        keys = ray.get(self.handle.receive.remote(list(packets), t_s, station))
+        return [PacketKey(*k) for k in keys]
+
+
+@ray.remote
+class _RemoteSatelliteGroup(SatelliteGroup):
+    def __init__(
+        self,
+        satellites: Sequence[tuple[int, str]],
+        settings: NodeSettings,
+        scenes: Sequence[SceneRef],
+        ground: Any,
+    ) -> None:
+        super().__init__(satellites, settings, scenes, _RayGround(ground))
+
+    def node_id(self) -> str:
+        """The Ray node this actor runs on (tests check the spread over nodes)."""
+        return str(ray.get_runtime_context().get_node_id())
+
+
+@ray.remote
+class _RemoteGroundStation(GroundStationNode):
+    pass
+
+
+class RayExecutor:
+    """Creates the mission's actors on a local Ray started for the run, or on a cluster."""
+
+    def __init__(self, address: str | None, resource: str, local_cpus: int | None = None) -> None:
+        self.resource = resource
+        self.started = False
+        self._actors: list[Any] = []
+        if ray.is_initialized():
+            logger.info("using the Ray session already started in this process")
+        elif address is None:
+            os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+            cpus = local_cpus or os.cpu_count() or 1
+            ray.init(
+                _node_ip_address=LOOPBACK,
+                include_dashboard=False,
+                num_cpus=cpus,
+                resources={resource: 1024},
+                log_to_driver=False,
+                logging_level=logging.WARNING,
+            )
+            self.started = True
+        else:
+            try:
+                ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+            except Exception as exc:  # ConnectionError, AuthenticationError, ValueError
+                hint = (
+                    "; set RAY_AUTH_MODE the way the cluster was started (token or disabled)"
+                    if "auth" in str(exc).lower()
+                    else ""
+                )
+                raise ConfigError(
+                    f"cannot join the Ray cluster at {address!r}: {str(exc).splitlines()[0]}{hint}"
+                ) from None
+        resources = ray.cluster_resources()  # type: ignore[no-untyped-call]
+        self.cpus = float(resources.get("CPU", 1.0))
+        self.has_slots = resource in resources
+        if not self.has_slots:
+            logger.info("cluster has no %r resource; satellite actors use CPUs only", resource)
+
+    def ground(self, path: Path | None, stations: Sequence[str]) -> Any:
+        handle = _RemoteGroundStation.options(num_cpus=0).remote(  # type: ignore[attr-defined]
+            path, list(stations)
+        )
+        self._actors.append(handle)
+        return handle
+
+    def group(
+        self,
+        satellites: Sequence[tuple[int, str]],
+        settings: NodeSettings,
+        scenes: Sequence[SceneRef],
+        ground: Any,
+        cpus: float,
+    ) -> Any:
+        options: dict[str, Any] = {"num_cpus": cpus, "scheduling_strategy": "SPREAD"}
+        if self.has_slots:
+            options["resources"] = {self.resource: 1}
+        handle = _RemoteSatelliteGroup.options(**options).remote(  # type: ignore[attr-defined]
+            list(satellites), settings, list(scenes), ground
+        )
+        self._actors.append(handle)
+        return handle
+
+    def call(self, handle: Any, method: str, *args: Any) -> Any:
+        return getattr(handle, method).remote(*args)
+
+    def get(self, refs: Any) -> Any:
+        try:
+            return ray.get(refs)
+        except ray.exceptions.RayTaskError as exc:
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, Exception):
+                raise cause from None
+            raise
+
+    def wait_one(self, refs: list[Any]) -> tuple[list[Any], list[Any]]:
+        done, rest = ray.wait(refs, num_returns=1)
+        return list(done), list(rest)
+
+    def shutdown(self) -> None:
+        if self.started:  # ray.shutdown ends every actor of the session we started
+            self._actors.clear()
+            ray.shutdown()
+            self.started = False
+            return
+        for handle in self._actors:
+            try:
+                ray.kill(handle)
+            except Exception:  # already gone
+                logger.debug("actor already gone", exc_info=True)
+        self._actors.clear()

@@ -1,0 +1,160 @@
+"""From a validated :class:`MissionConfig` to the runtime objects: constellation, stations,
+node settings and the satellite-to-process placement."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeinfer.budget import get_accelerator
+from edgeinfer.errors import ConfigError, EdgeInferError
+from edgeinfer.mission.config import MissionConfig
+from edgeinfer.node.costs import CostModel
+from edgeinfer.node.settings import (
+    BudgetSettings,
+    DetectionSettings,
+    DownlinkSettings,
+    NodeSettings,
+)
+from edgeinfer.orbit import Constellation, GroundStation, station_from_spec
+
+
+def build_constellation(config: MissionConfig) -> Constellation:
+    """The mission's satellites (TLE file, or generated with the mission start as epoch)."""
+    c = config.constellation
+    start = config.mission.start
+    try:
+        if c.kind == "tle":
+            assert c.tle_file is not None  # checked by the schema
+            return Constellation.from_file(c.tle_file, c.satellites)
+        assert c.n_satellites is not None and c.altitude_km is not None
+        if c.kind == "sso":
+            return Constellation.sun_synchronous(
+                start, c.n_satellites, c.altitude_km, c.ltdn_h, name_prefix=c.name_prefix or "SSO"
+            )
+        assert c.inclination_deg is not None
+        return Constellation.walker_delta(
+            start,
+            c.n_satellites,
+            c.planes,
+            c.phasing,
+            c.altitude_km,
+            c.inclination_deg,
+            c.raan0_deg,
+            name_prefix=c.name_prefix or "WALKER",
+        )
+    except EdgeInferError as exc:
+        raise ConfigError(f"constellation: {exc}") from None
+
+
+def build_stations(config: MissionConfig) -> list[GroundStation]:
+    """Ground stations with their masks and downlink rates."""
+    out = []
+    for s in config.ground_stations:
+        if s.lat_deg is None or s.lon_deg is None:
+            base = station_from_spec(s.name)
+            out.append(
+                GroundStation(
+                    base.name,
+                    base.lat_deg,
+                    base.lon_deg,
+                    base.alt_m,
+                    s.min_elevation_deg,
+                    s.downlink_rate_bps,
+                    base.source,
+                )
+            )
+        else:
+            out.append(
+                GroundStation(
+                    s.name, s.lat_deg, s.lon_deg, s.alt_m, s.min_elevation_deg, s.downlink_rate_bps
+                )
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class Placement:
+    """How satellites map to processes: ``groups`` of (index, name), CPUs per actor and
+    onnxruntime threads per actor (docs/design.md, "Missions")."""
+
+    groups: tuple[tuple[tuple[int, str], ...], ...]
+    cpus_per_actor: float
+    threads: int
+
+    @property
+    def satellites_per_actor(self) -> int:
+        return max(len(g) for g in self.groups)
+
+
+def plan_placement(config: MissionConfig, names: tuple[str, ...], cluster_cpus: float) -> Placement:
+    """Groups of satellites per actor. ``auto``: one actor per available CPU (at most one
+    per satellite), satellites spread evenly, so a 2-core machine runs 2 processes whether
+    the mission has 4 or 64 satellites."""
+    e = config.execution
+    n = len(names)
+    cpus = max(1.0, float(cluster_cpus))
+    if e.satellites_per_actor == "auto":
+        n_actors = max(1, min(n, int(cpus)))
+    else:
+        n_actors = math.ceil(n / e.satellites_per_actor)
+    base, extra = divmod(n, n_actors)
+    groups = []
+    start = 0
+    for a in range(n_actors):
+        size = base + (a < extra)
+        groups.append(tuple((i, names[i]) for i in range(start, start + size)))
+        start += size
+    per_actor = cpus / n_actors if e.cpus_per_actor == "auto" else float(e.cpus_per_actor)
+    d = config.detection
+    threads = d.threads if isinstance(d.threads, int) else max(1, int(per_actor))
+    return Placement(tuple(groups), per_actor, threads)
+
+
+def node_settings(
+    config: MissionConfig, threads: int, start_posix_s: float, state_dir: Path | None
+) -> NodeSettings:
+    """Settings shared by every satellite node of the mission."""
+    d = config.detection
+    dl = config.downlink
+    b = config.budgets
+    profile = get_accelerator(config.accelerator.profile)
+    try:
+        power = config.power_config()
+        thermal = config.thermal_config()
+    except EdgeInferError as exc:
+        raise ConfigError(f"budgets: {exc}") from None
+    priority = {"fire": 200, "ship": 150, **dl.priority}
+    return NodeSettings(
+        detection=DetectionSettings(
+            detectors=tuple(dict.fromkeys(d.detectors)),
+            cloud_threshold=d.cloud_threshold,
+            provider=d.provider,
+            tile_size=d.tile_size,
+            overlap=d.overlap,
+            batch_size=d.batch_size,
+            threads=threads,
+            models_dir=d.models_dir,
+        ),
+        downlink=DownlinkSettings(
+            policy=dl.policy,
+            chip_size_px=dl.chip_size_px,
+            max_chips_per_capture=dl.max_chips_per_capture,
+            max_chip_bytes_per_pass=dl.max_chip_bytes_per_pass,
+            min_chip_priority=dl.min_chip_priority,
+            batch_packets=dl.batch_packets,
+            priority=priority,
+        ),
+        budgets=BudgetSettings(
+            power=power,
+            thermal=thermal,
+            storage_bytes=b.storage_bytes,
+            on_refusal=b.on_refusal,
+            max_defer_s=b.max_defer_s,
+        ),
+        cost=CostModel(profile, d.tile_size, dict(config.accelerator.host_ms_per_tile)),
+        start_posix_s=config.mission.start.timestamp(),
+        seed=config.mission.seed,
+        state_dir=state_dir,
+    )

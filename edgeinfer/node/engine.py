@@ -1,0 +1,178 @@
+"""The detector sessions of one process, loaded once and shared by every satellite in it.
+
+A satellite node asks the engine to :meth:`~InferenceEngine.prepare` a scene (open it, pick
+the models that fit its bands and product, create their onnxruntime sessions the first time a
+model is needed), then to screen clouds on captured tiles and to run the object detectors on
+the tiles its budgets allowed. The stages are those of :func:`edgeinfer.detect.detect_scene`
+(cloud model first; a tile above ``cloud_threshold`` skips the detectors), split so that the
+budgets can decide in between. Wall time inside ``session.run`` is measured per call.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from affine import Affine
+from rasterio.windows import Window
+
+from edgeinfer.detect import Alert, Detector, ModelRegistry, RuntimeOptions, objects_from_output
+from edgeinfer.detect.pipeline import cloud_fraction
+from edgeinfer.errors import ModelError
+from edgeinfer.node.costs import CostModel
+from edgeinfer.node.settings import DetectionSettings, SceneRef
+from edgeinfer.scene import RasterScene, Tile, iter_tiles, tile_windows
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedScene:
+    """A scene opened by this process with the detectors that fit it.
+
+    ``screen_s`` / ``detect_s``: modelled accelerator seconds per tile of the cloud screen and
+    of all object detectors together (:class:`~edgeinfer.node.costs.CostModel`).
+    """
+
+    ref: SceneRef
+    scene: RasterScene
+    cloud: Detector | None
+    detectors: dict[str, Detector]
+    skipped: dict[str, str]
+    bands: tuple[str, ...]
+    bytes_per_pixel: float
+    screen_s: float
+    detect_s: float
+    n_tiles: int = 0
+    models: dict[str, str] = field(default_factory=dict)
+
+
+class InferenceEngine:
+    """Sessions by model name (created once), prepared scenes by key, measured seconds."""
+
+    def __init__(self, detection: DetectionSettings, cost: CostModel) -> None:
+        self.detection = detection
+        self.cost = cost
+        self._registry = ModelRegistry(detection.models_dir)
+        self._options = RuntimeOptions(
+            provider=detection.provider, intra_op_threads=detection.threads
+        )
+        self._runners: dict[str, Detector] = {}
+        self._scenes: dict[str, PreparedScene] = {}
+
+    # -- scenes and models ---------------------------------------------------------------
+
+    def prepare(self, ref: SceneRef) -> PreparedScene:
+        """Open ``ref`` and load the sessions of its models (once per process)."""
+        found = self._scenes.get(ref.key)
+        if found is not None:
+            return found
+        scene = ref.open()
+        d = self.detection
+        chosen: dict[str, Detector] = {}
+        skipped: dict[str, str] = {}
+        for name in d.detectors:
+            try:
+                info = self._registry.select(name, scene.band_names, scene.product)
+            except ModelError as exc:
+                skipped[name] = str(exc)
+                logger.debug("scene %s: no %s detector (%s)", ref.key, name, exc)
+                continue
+            runner = self._runners.get(info.name)
+            if runner is None:
+                runner = Detector(info, self._options, d.batch_size)
+                self._runners[info.name] = runner
+            chosen[name] = runner
+        cloud = chosen.pop("cloud", None)
+        used = [*([cloud] if cloud else []), *chosen.values()]
+        bands = tuple(b for b in scene.band_names if any(b in r.info.bands for r in used))
+        pixels = max(1, scene.width * scene.height)
+        screen_s = self.cost.tile_seconds(cloud.info) if cloud else 0.0
+        detect_s = sum(self.cost.tile_seconds(r.info) for r in chosen.values())
+        prepared = PreparedScene(
+            ref=ref,
+            scene=scene,
+            cloud=cloud,
+            detectors=chosen,
+            skipped=skipped,
+            bands=bands,
+            bytes_per_pixel=scene.raw_bytes / pixels,
+            screen_s=screen_s,
+            detect_s=detect_s,
+            n_tiles=len(tile_windows(scene.width, scene.height, d.tile_size, d.overlap)),
+            models={r.info.detector: f"{r.info.name}@{r.info.version}" for r in used},
+        )
+        self._scenes[ref.key] = prepared
+        return prepared
+
+    def models_loaded(self) -> list[str]:
+        return sorted(self._runners)
+
+    def providers(self) -> dict[str, str]:
+        return {name: r.provider for name, r in sorted(self._runners.items())}
+
+    # -- stages ----------------------------------------------------------------------------
+
+    def tiles(self, prepared: PreparedScene) -> Iterator[Tile]:
+        """The scene's tiles (streamed), in the bands its models need."""
+        d = self.detection
+        return iter_tiles(prepared.scene, d.tile_size, d.overlap, prepared.bands or None)
+
+    def read_tile(self, prepared: PreparedScene, window: Window, core: Window) -> Tile:
+        """One tile again (the same values :meth:`tiles` yields), for a tile whose data was
+        let go while it waited."""
+        size = self.detection.tile_size
+        scene = prepared.scene
+        names = prepared.bands or scene.band_names
+        padded = Window(window.col_off, window.row_off, size, size)
+        data, valid = scene.read(padded, names)
+        by_name = {b.name: b for b in scene.bands}
+        transform = (
+            scene.transform @ Affine.translation(window.col_off, window.row_off)
+            if scene.transform is not None
+            else None
+        )
+        return Tile(
+            scene_id=scene.scene_id,
+            tile_id=f"r{int(window.row_off)}_c{int(window.col_off)}",
+            data=data,
+            valid=valid,
+            window=window,
+            core=core,
+            bands=tuple(by_name[n] for n in names),
+            transform=transform,
+            crs=scene.crs,
+            capture_time=scene.capture_time,
+            pixel_size_m=scene.pixel_size_m,
+            meta={"valid_pixels": int(valid.sum())},
+        )
+
+    def cloud_fractions(
+        self, prepared: PreparedScene, tiles: Sequence[Tile]
+    ) -> tuple[list[float], float]:
+        """Cloud fraction of each tile (0 without a cloud model) and the measured seconds."""
+        if prepared.cloud is None or not tiles:
+            return [0.0] * len(tiles), 0.0
+        t0 = time.perf_counter()
+        outs = prepared.cloud.run(tiles)
+        fractions = [cloud_fraction(o, t.valid) for o, t in zip(outs, tiles, strict=True)]
+        return fractions, time.perf_counter() - t0
+
+    def detect(self, prepared: PreparedScene, tiles: Sequence[Tile]) -> tuple[list[Alert], float]:
+        """Alerts of the object detectors on ``tiles`` and the measured seconds."""
+        alerts: list[Alert] = []
+        if not tiles or not prepared.detectors:
+            return alerts, 0.0
+        t0 = time.perf_counter()
+        for runner in prepared.detectors.values():
+            for tile, out in zip(tiles, runner.run(tiles), strict=True):
+                alerts.extend(objects_from_output(tile, out, runner.info))
+        return alerts, time.perf_counter() - t0
+
+    def close(self) -> None:
+        for prepared in self._scenes.values():
+            prepared.scene.close()
+        self._scenes.clear()
+        self._runners.clear()

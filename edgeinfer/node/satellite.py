@@ -1,0 +1,342 @@
+"""``SatelliteNode``: one satellite as a plain class (no Ray; ``edgeinfer.mission.actors``
+wraps groups of them as actors).
+
+A node holds its onboard storage, its durable link queue (``edgeinfer.link.OnboardQueue``,
+one SQLite file per satellite), its backlog of tiles waiting for the accelerator, and a slot
+in a :class:`~edgeinfer.node.fleet.Fleet` (its battery and temperature, stepped with the
+other satellites of its process). Detector sessions belong to the process's
+:class:`~edgeinfer.node.engine.InferenceEngine` and are loaded once.
+
+Simulated time is always passed in (seconds from the mission start); nothing reads a clock
+except to MEASURE inference wall time. The flow:
+
+* :meth:`capture` reads the scene's tiles through rasterio, screens clouds for real, stores
+  each tile's raw bytes and queues it for the accelerator;
+* the fleet grants accelerator seconds when power and thermal allow; completed clear tiles
+  run the fire and ship detectors for real (:meth:`flush`), and each alert becomes a CCSDS
+  packet in the durable queue (priority: detector base + confidence), with an image chip of
+  the top alerts when the downlink policy asks for chips;
+* :meth:`contact` sends packets during a pass through a ``deliver(packets, t, station)``
+  callable (the ground station, possibly a Ray actor) and applies its acknowledgements.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from edgeinfer.budget import OnboardStorage
+from edgeinfer.detect import Alert
+from edgeinfer.link import AlertItem, Downlink, LinkFaults, OnboardQueue, PacketKey
+from edgeinfer.node.backlog import Backlog, Job
+from edgeinfer.node.chips import make_chip
+from edgeinfer.node.engine import InferenceEngine
+from edgeinfer.node.fleet import Fleet
+from edgeinfer.node.settings import NodeSettings, SceneRef
+
+logger = logging.getLogger(__name__)
+
+Deliver = Callable[[list[bytes], float, str], Sequence[PacketKey | Sequence[int]]]
+"""``(packets, downlink time in POSIX seconds, station name) -> acknowledged keys``."""
+
+COUNTERS: tuple[str, ...] = (
+    "scenes_captured",
+    "tiles_captured",
+    "tiles_empty",
+    "tiles_cloudy",
+    "tiles_inferred",
+    "tiles_without_detector",
+    "tiles_deferred_power",
+    "tiles_deferred_thermal",
+    "tiles_skipped_power",
+    "tiles_skipped_thermal",
+    "tiles_skipped_storage",
+    "tiles_unfinished",
+    "alerts_raised",
+    "chips_raised",
+    "raw_bytes_captured",
+    "passes",
+)
+
+
+class SatelliteNode:
+    """One satellite (see the module docstring). ``index`` is its mission index (its APIDs)."""
+
+    def __init__(
+        self,
+        index: int,
+        name: str,
+        settings: NodeSettings,
+        engine: InferenceEngine,
+        scenes: Mapping[str, SceneRef],
+        fleet: Fleet,
+        slot: int = 0,
+    ) -> None:
+        self.index = index
+        self.name = name
+        self.settings = settings
+        self.engine = engine
+        self.scenes = dict(scenes)
+        self.fleet = fleet
+        self.slot = slot
+        self.counters: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
+        self.measured_s: dict[str, float] = {"cloud_screen": 0.0, "detectors": 0.0}
+        self.queue = OnboardQueue(settings.state_dir, index)
+        faults = LinkFaults(seed=settings.seed)
+        batch = settings.downlink.batch_packets
+        self._alert_link = Downlink(faults, batch_packets=batch, send_chips=False)
+        self._chip_link = Downlink(faults, batch_packets=batch, send_chips=True)
+        self.storage = OnboardStorage(settings.budgets.storage_bytes)
+        b = settings.budgets
+        self.backlog = Backlog(
+            self._job_done, self._job_dropped, self.counters, b.on_refusal, b.max_defer_s
+        )
+        self._done: list[tuple[Job, float]] = []
+        self._jobs = 0
+        self._cached_bytes = 0
+        self._alert_seq = self.queue.stats()["alerts_enqueued"]
+        self.capture_log: list[dict[str, Any]] = []
+        self.pass_log: list[dict[str, Any]] = []
+        fleet.join(slot, self)
+
+    # -- the fleet's side (Worker protocol) ------------------------------------------------
+
+    def backlog_s(self) -> float:
+        return self.backlog.backlog_s()
+
+    def work(self, granted_s: float, start_s: float, end_s: float) -> None:
+        self.backlog.work(granted_s, start_s, end_s)
+
+    def refused(self, reason: str, start_s: float, end_s: float) -> None:
+        self.backlog.refused(reason, start_s, end_s)
+
+    # -- time ------------------------------------------------------------------------------
+
+    def advance(self, t_s: float) -> None:
+        """Step the budgets (of the whole fleet) to ``t_s`` and raise the alerts of the tiles
+        completed on the way."""
+        self.fleet.advance(t_s)
+        self.flush()
+
+    def posix(self, t_s: float) -> float:
+        return self.settings.start_posix_s + t_s
+
+    # -- capture ---------------------------------------------------------------------------
+
+    def capture(self, scene: str, t_s: float) -> dict[str, Any]:
+        """Image scene ``scene`` at ``t_s``: read its tiles, screen clouds, queue the tiles."""
+        self.advance(t_s)
+        prepared = self.engine.prepare(self.scenes[scene])
+        d = self.settings.detection
+        threshold = d.cloud_threshold
+        log: dict[str, Any] = {"t_s": t_s, "scene": scene, "tiles": 0, "empty": 0}
+        cloudy: list[str] = []
+        batch: list[Any] = []
+
+        def screen(tiles: list[Any]) -> None:
+            fractions, secs = self.engine.cloud_fractions(prepared, tiles)
+            self.measured_s["cloud_screen"] += secs
+            for tile, fraction in zip(tiles, fractions, strict=True):
+                clear = fraction <= threshold
+                if not clear:
+                    cloudy.append(tile.tile_id)
+                self._queue_tile(prepared, tile, t_s, clear)
+
+        for tile in self.engine.tiles(prepared):
+            log["tiles"] += 1
+            if not tile.valid.any():
+                log["empty"] += 1
+                continue
+            batch.append(tile)
+            if len(batch) >= d.batch_size:
+                screen(batch)
+                batch = []
+        if batch:
+            screen(batch)
+        self.counters["scenes_captured"] += 1
+        self.counters["tiles_captured"] += log["tiles"]
+        self.counters["tiles_empty"] += log["empty"]
+        self.counters["raw_bytes_captured"] += prepared.scene.raw_bytes
+        log["cloudy_tiles"] = cloudy
+        log["skipped_detectors"] = sorted(prepared.skipped)
+        self.capture_log.append(log)
+        return log
+
+    def _queue_tile(self, prepared: Any, tile: Any, t_s: float, clear: bool) -> None:
+        core = tile.core
+        raw = round(float(core.width) * float(core.height) * prepared.bytes_per_pixel)
+        self._jobs += 1
+        job = Job(
+            job_id=self._jobs,
+            scene=prepared.ref.key,
+            window=tile.window,
+            core=core,
+            capture_s=t_s,
+            clear=clear,
+            cost_s=prepared.screen_s + (prepared.detect_s if clear else 0.0),
+            raw_bytes=raw,
+        )
+        dropped = self.storage.add(job.storage_id, raw, "raw", t_s)
+        for item in dropped:
+            if item.item_id == job.storage_id:
+                self.counters["tiles_skipped_storage"] += 1
+                return
+            old = self.backlog.remove(int(item.item_id.split(":")[1]))
+            if old is not None:
+                self._release(old)
+                self.counters["tiles_skipped_storage"] += 1
+        if clear and prepared.detectors:
+            size = tile.data.nbytes + tile.valid.nbytes
+            if self._cached_bytes + size <= self.settings.max_cached_tile_bytes:
+                job.tile = tile
+                self._cached_bytes += size
+        self.backlog.push(job, t_s)
+
+    def _release(self, job: Job) -> None:
+        if job.tile is not None:
+            self._cached_bytes -= job.tile.data.nbytes + job.tile.valid.nbytes
+            job.tile = None
+
+    def _job_done(self, job: Job, t_s: float) -> None:
+        if job.storage_id in self.storage:
+            self.storage.remove(job.storage_id)
+        if job.clear:
+            self._done.append((job, t_s))
+        else:
+            self.counters["tiles_cloudy"] += 1
+
+    def _job_dropped(self, job: Job, reason: str) -> None:
+        if job.storage_id in self.storage:
+            self.storage.remove(job.storage_id)
+        self._release(job)
+        self.counters[f"tiles_skipped_{reason}"] += 1
+
+    # -- detection and alerts --------------------------------------------------------------
+
+    def flush(self) -> int:
+        """Run the detectors on the tiles the accelerator completed; returns alerts raised."""
+        if not self._done:
+            return 0
+        done, self._done = self._done, []
+        groups: dict[tuple[str, float], list[Job]] = {}
+        for job, _ in done:
+            groups.setdefault((job.scene, job.capture_s), []).append(job)
+        raised = 0
+        for (scene, capture_s), jobs in groups.items():
+            prepared = self.engine.prepare(self.scenes[scene])
+            tiles = [j.tile or self.engine.read_tile(prepared, j.window, j.core) for j in jobs]
+            for job in jobs:
+                self._release(job)
+            if not prepared.detectors:
+                self.counters["tiles_without_detector"] += len(tiles)
+                continue
+            alerts, secs = self.engine.detect(prepared, tiles)
+            self.measured_s["detectors"] += secs
+            self.counters["tiles_inferred"] += len(tiles)
+            raised += self._raise(alerts, capture_s, {t.tile_id: t for t in tiles})
+        return raised
+
+    def _raise(self, alerts: list[Alert], capture_s: float, tiles: dict[str, Any]) -> int:
+        if not alerts:
+            return 0
+        when = dt.datetime.fromtimestamp(self.posix(capture_s), dt.UTC)
+        dl = self.settings.downlink
+        items: list[AlertItem] = []
+        stamped: list[tuple[int, Alert]] = []
+        for alert in alerts:
+            alert = dataclasses.replace(alert, capture_time=when)
+            prio = dl.priority_of(alert.detector, alert.confidence)
+            record = alert.to_record(self._alert_seq % 2**32).pack()
+            self._alert_seq += 1
+            items.append(AlertItem(alert.detector, prio, self.posix(capture_s), record))
+            stamped.append((prio, alert))
+        headers = self.queue.enqueue_alerts(items)
+        self.counters["alerts_raised"] += len(headers)
+        if dl.chips:
+            ranked = sorted(range(len(stamped)), key=lambda i: -stamped[i][0])
+            picked = [i for i in ranked if stamped[i][0] >= dl.min_chip_priority]
+            for i in picked[: dl.max_chips_per_capture]:
+                alert = stamped[i][1]
+                chip = make_chip(tiles[alert.tile_id], alert, dl.chip_size_px)
+                self.queue.enqueue_chip(headers[i], chip)
+                self.counters["chips_raised"] += 1
+        return len(headers)
+
+    # -- downlink --------------------------------------------------------------------------
+
+    def contact(
+        self, station: str, aos_s: float, los_s: float, capacity_bytes: int, deliver: Deliver
+    ) -> dict[str, Any]:
+        """A pass over ``station`` from ``aos_s`` to ``los_s`` carrying at most
+        ``capacity_bytes``: alerts first, then (policy permitting) chips; returns its log."""
+        self.advance(aos_s)
+        t0 = self.posix(aos_s)
+        bytes_per_s = capacity_bytes / max(los_s - aos_s, 1e-9)
+
+        def send(link: Downlink, capacity: int, offset: int) -> Any:
+            c = link.open_contact(self.queue, capacity, t0)
+            while (batch := c.next_batch()) is not None:
+                arrival = t0 + (offset + c.report.bytes_sent) / bytes_per_s
+                c.acknowledge(deliver(batch, arrival, station) if batch else [])
+            return c.close()
+
+        first = send(self._alert_link, capacity_bytes, 0)
+        sent, packets, acked = first.bytes_sent, first.packets_sent, first.packets_acked
+        dl = self.settings.downlink
+        if dl.chips and capacity_bytes - sent > 0 and self.queue.status().pending_packets:
+            room = capacity_bytes - sent
+            if dl.max_chip_bytes_per_pass is not None:
+                room = min(room, dl.max_chip_bytes_per_pass)
+            second = send(self._chip_link, room, sent)
+            sent += second.bytes_sent
+            packets += second.packets_sent
+            acked += second.packets_acked
+        self.counters["passes"] += 1
+        log = {
+            "station": station,
+            "aos_s": aos_s,
+            "los_s": los_s,
+            "capacity_bytes": int(capacity_bytes),
+            "bytes_sent": int(sent),
+            "packets_sent": int(packets),
+            "packets_acked": int(acked),
+            "pending_after": self.queue.status().pending_packets,
+        }
+        self.pass_log.append(log)
+        return log
+
+    # -- end of mission --------------------------------------------------------------------
+
+    def finish(self, end_s: float) -> None:
+        """Advance to the end; tiles still waiting count as skipped (for the reason that held
+        them) or unfinished."""
+        self.advance(end_s)
+        for job in self.backlog.drain():
+            if job.storage_id in self.storage:
+                self.storage.remove(job.storage_id)
+            self._release(job)
+            reason = "power" if "power" in job.waited else "thermal" if job.waited else None
+            self.counters[f"tiles_skipped_{reason}" if reason else "tiles_unfinished"] += 1
+
+    def report(self) -> dict[str, Any]:
+        """Counters, budget figures, measured and modelled inference time, link counters."""
+        out: dict[str, Any] = {"satellite": self.name, "index": self.index}
+        out.update({k: int(v) for k, v in self.counters.items()})
+        budget = self.fleet.state(self.slot)
+        out.update(budget)
+        out["inference_modelled_s"] = budget["accelerator_s"]
+        out["inference_measured_s"] = sum(self.measured_s.values())
+        out["inference_measured_by_stage_s"] = dict(self.measured_s)
+        out["link"] = self.queue.stats()
+        status = self.queue.status()
+        out["packets_pending_at_end"] = status.pending_packets + status.in_flight_packets
+        out["storage_used_bytes"] = self.storage.used_bytes
+        out["storage_dropped_raw_bytes"] = self.storage.counters.dropped_raw_bytes
+        return out
+
+    def close(self) -> None:
+        self.queue.close()
