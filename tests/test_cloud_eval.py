@@ -115,3 +115,10 @@ def test_absent_data_is_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["eval", "cloud", "--data", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "clouds_38cloud_sample" in err and "--data DIR" in err
+
+
+def test_partial_data_scores_what_is_there(tmp_path: Path) -> None:
+    (tmp_path / "clouds_38cloud_sample").symlink_to(shared_path("clouds_38cloud_sample"))
+    results = evaluate_cloud(tmp_path, MODELS)
+    assert set(results) == {"cloud_vnir"}
+    assert set(results["cloud_vnir"]) == {"38cloud_patch_192_10_by_12", "command"}

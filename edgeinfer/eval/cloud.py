@@ -35,7 +35,7 @@ import numpy.typing as npt
 from edgeinfer.detect.registry import ModelRegistry
 from edgeinfer.detect.runtime import Detector, RuntimeOptions
 from edgeinfer.errors import SceneError
-from edgeinfer.eval.scenes import ArrayScene, read_full, require_data, run_model
+from edgeinfer.eval.scenes import ArrayScene, find_data, read_full, run_model
 from edgeinfer.scene import open_scene, solar
 from edgeinfer.scene.types import Scene
 
@@ -242,27 +242,10 @@ def qa_cloud_confidence(scene: Scene, qa: npt.NDArray[np.float32]) -> npt.NDArra
     return np.asarray((bits >> shift) & 3)
 
 
-def evaluate_cloud(
-    data_dir: Path | None = None, models_dir: Path | None = None, provider: str = "cpu"
-) -> dict[str, dict[str, Any]]:
-    """Scores of every fitting cloud model on each dataset, keyed by model then dataset."""
-    registry = ModelRegistry(models_dir)
-    options = RuntimeOptions(provider=provider)
-    results: dict[str, dict[str, Any]] = {}
-
-    root = require_data(data_dir, CLOUD_38_DIR, "cloud")
-    for stem, scene, truth, note in cloud38_scenes(root):
-        for info in _fitting(registry, scene):
-            pred = _predict(scene, info, options)
-            entry = scores(pred[scene.valid], truth[scene.valid])
-            entry.update(edge_analysis(pred, truth, scene.valid))
-            entry["note"] = bar_note(entry)
-            entry["chips"] = tile_scores(pred, truth, scene.valid)
-            entry.update(data=f"{CLOUD_38_DIR}/{stem}", truth="manual mask", sun_elevation=note)
-            patch = re.sub(r"_L[COTE]0\d_.*", "", stem)
-            results.setdefault(info.name, {})[f"38cloud_{patch}"] = entry
-
-    folder = require_data(data_dir, LANDSAT_QA_DIR, "cloud")
+def _score_qa(
+    folder: Path, registry: ModelRegistry, options: RuntimeOptions, results: dict[str, Any]
+) -> None:
+    """Score every fitting cloud model against a Landsat scene's quality-band cloud bits."""
     qa_scene = open_scene(folder, product="landsat")
     qa_band = next((b for b in ("QA_PIXEL", "BQA") if b in qa_scene.band_names), None)
     if qa_band is None:
@@ -282,6 +265,32 @@ def evaluate_cloud(
             entry["chips"] = tile_scores(pred, high, keep)
             entry.update(data=LANDSAT_QA_DIR, truth=f"{qa_band} cloud confidence ({label})")
             results.setdefault(info.name, {})[f"landsat8_qa_{label}"] = entry
+
+
+def evaluate_cloud(
+    data_dir: Path | None = None, models_dir: Path | None = None, provider: str = "cpu"
+) -> dict[str, dict[str, Any]]:
+    """Scores of every fitting cloud model on each dataset, keyed by model then dataset."""
+    registry = ModelRegistry(models_dir)
+    options = RuntimeOptions(provider=provider)
+    results: dict[str, dict[str, Any]] = {}
+
+    found = find_data(data_dir, [CLOUD_38_DIR, LANDSAT_QA_DIR], "cloud")
+    for stem, scene, truth, note in (
+        cloud38_scenes(found[CLOUD_38_DIR]) if CLOUD_38_DIR in found else []
+    ):
+        for info in _fitting(registry, scene):
+            pred = _predict(scene, info, options)
+            entry = scores(pred[scene.valid], truth[scene.valid])
+            entry.update(edge_analysis(pred, truth, scene.valid))
+            entry["note"] = bar_note(entry)
+            entry["chips"] = tile_scores(pred, truth, scene.valid)
+            entry.update(data=f"{CLOUD_38_DIR}/{stem}", truth="manual mask", sun_elevation=note)
+            patch = re.sub(r"_L[COTE]0\d_.*", "", stem)
+            results.setdefault(info.name, {})[f"38cloud_{patch}"] = entry
+
+    if LANDSAT_QA_DIR in found:
+        _score_qa(found[LANDSAT_QA_DIR], registry, options, results)
     for result in results.values():
         result["command"] = "edgeinfer eval cloud"
     return results

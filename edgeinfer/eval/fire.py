@@ -29,7 +29,7 @@ import numpy as np
 from edgeinfer.detect.registry import ModelRegistry
 from edgeinfer.detect.runtime import Detector, RuntimeOptions
 from edgeinfer.errors import ConfigError, SceneError
-from edgeinfer.eval.scenes import ArrayScene, FullRead, read_full, require_data, run_model
+from edgeinfer.eval.scenes import ArrayScene, FullRead, find_data, read_full, run_model
 from edgeinfer.scene import open_scene, solar
 from edgeinfer.scene.types import Scene
 from edgeinfer.synth.planck import fire_reflectance
@@ -156,13 +156,12 @@ def _detected(alerts: list[Any], rows: np.ndarray, cols: np.ndarray) -> np.ndarr
 
 def evaluate_background(
     bg: Background,
-    data_dir: Path | None,
+    folder: Path,
     registry: ModelRegistry,
     config: FireEvalConfig,
     options: RuntimeOptions,
 ) -> dict[str, Any]:
     """Pd table and false alarms of the fire model that fits background ``bg``."""
-    folder = require_data(data_dir, bg.relative, "fire")
     scene = open_scene(folder, product=bg.product)
     info = registry.select("fire", scene.band_names, scene.product)
     detector = Detector(info, options)
@@ -213,8 +212,11 @@ def evaluate_fire(
     registry = ModelRegistry(models_dir)
     options = RuntimeOptions(provider=provider)
     results: dict[str, dict[str, Any]] = {}
+    found = find_data(data_dir, [bg.relative for bg in backgrounds], "fire")
     for bg in backgrounds:
-        result = evaluate_background(bg, data_dir, registry, config, options)
+        if bg.relative not in found:
+            continue
+        result = evaluate_background(bg, found[bg.relative], registry, config, options)
         results[result["model"]] = result
     return results
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,17 +48,22 @@ def default_data_dir() -> Path:
     return Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
-def require_data(data_dir: Path | None, relative: str, command: str) -> Path:
-    """``data_dir / relative``, or :class:`SceneError` naming the folder and ``--data``."""
+def find_data(data_dir: Path | None, relatives: Sequence[str], command: str) -> dict[str, Path]:
+    """The folders among ``relatives`` present under the data folder (``--data``, else
+    :func:`default_data_dir`), by relative path. Missing ones are skipped with a warning;
+    none present -> :class:`SceneError` naming them all and ``--data``."""
     root = Path(data_dir) if data_dir is not None else default_data_dir()
-    path = root / relative
-    if not path.exists():
+    found = {rel: root / rel for rel in relatives if (root / rel).exists()}
+    if not found:
         raise SceneError(
-            f"`edgeinfer eval {command}` needs {relative} under the data folder {root}, which "
-            f"is absent; pass --data DIR with a folder that holds {relative} (or set "
+            f"`edgeinfer eval {command}` found none of its data under {root} "
+            f"({', '.join(relatives)}); pass --data DIR with a folder that holds them (or set "
             f"{DATA_ENV})"
         )
-    return path
+    for rel in relatives:
+        if rel not in found:
+            logger.warning("eval %s: %s is absent under %s; skipped", command, rel, root)
+    return found
 
 
 class ArrayScene(Scene):
