@@ -369,7 +369,9 @@ def _sentinel2_metadata(bands: tuple[str, ...]) -> dict[str, Any]:
                 "of a seed if TAI >= 0.45, rho12 - rho11 > rho11 - rho8A and rho12 > 0.15 "
                 "(Liu). Sentinel Hub: (rho12 - rho11)/(rho12 + rho11) > 0.4 (only where "
                 "rho12 > 0.15) or rho12 > 1. Class 2 = both, class 1 = one. Confidence "
-                "from TAI against 0.45."
+                "from TAI against 0.45. Windows are in pixels of the input grid: Liu's "
+                "15x15 window and 15 px buffer are meant for the 20 m bands; on a 10 m grid "
+                "they span half the ground distance."
             ),
         }
     )
