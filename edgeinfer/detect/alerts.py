@@ -93,9 +93,18 @@ def objects_from_output(tile: Tile, output: DetectorOutput, info: ModelInfo) -> 
     labels, n = ndimage.label(mask, structure=_EIGHT_CONNECTED)
     if n == 0:
         return []
-    index = np.arange(1, n + 1)
-    counts = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-    centres = np.asarray(ndimage.center_of_mass(mask, labels, index), dtype=np.float64)
+    # Per-object statistics over the object pixels only (not the whole tile: ndimage's
+    # labelled reductions sort every pixel, ~100 ms on a 512x512 tile).
+    rows_px, cols_px = np.nonzero(labels)
+    lab = labels[rows_px, cols_px] - 1
+    counts = np.bincount(lab, minlength=n)
+    centres = np.stack(
+        [
+            np.bincount(lab, weights=rows_px, minlength=n) / counts,
+            np.bincount(lab, weights=cols_px, minlength=n) / counts,
+        ],
+        axis=1,
+    )
     col0, row0 = int(tile.window.col_off), int(tile.window.row_off)
     core = tile.core
     c_lo, r_lo = float(core.col_off), float(core.row_off)
@@ -112,8 +121,10 @@ def objects_from_output(tile: Tile, output: DetectorOutput, info: ModelInfo) -> 
     if not keep:
         return []
 
-    max_cls = ndimage.maximum(output.cls, labels, index)
-    max_conf = ndimage.maximum(output.confidence, labels, index)
+    max_cls = np.zeros(n, dtype=np.int64)
+    np.maximum.at(max_cls, lab, output.cls[rows_px, cols_px].astype(np.int64))
+    max_conf = np.full(n, -np.inf)
+    np.maximum.at(max_conf, lab, output.confidence[rows_px, cols_px].astype(np.float64))
     slices = ndimage.find_objects(labels)
     boxes = []
     for k in keep:
