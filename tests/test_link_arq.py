@@ -30,10 +30,17 @@ ROOT = Path(__file__).resolve().parents[1]
 PASS_INTERVAL_S = 5400.0  # one contact per ~90-min orbit
 
 
-def drain(q: OnboardQueue, g: GroundStation, dl: Downlink, capacity: int, t0: float) -> float:
+def drain(
+    q: OnboardQueue,
+    g: GroundStation,
+    dl: Downlink,
+    capacity: int,
+    t0: float,
+    max_contacts: int = 3000,
+) -> float:
     """Contacts until nothing is pending or in flight; returns the last contact time."""
     t = t0
-    for _ in range(3000):
+    for _ in range(max_contacts):
         if q.status().empty:
             return t
         t += PASS_INTERVAL_S
@@ -77,6 +84,7 @@ probs = st.floats(0.0, 0.5)
     capacity=st.integers(200, 3000),
     seed=st.integers(0, 2**16),
     batch=st.integers(1, 64),
+    rounds=st.integers(0, 3),
 )
 @settings(max_examples=100, deadline=None)
 def test_arq_delivers_every_alert_exactly_once(
@@ -88,11 +96,13 @@ def test_arq_delivers_every_alert_exactly_once(
     capacity: int,
     seed: int,
     batch: int,
+    rounds: int,
 ) -> None:
     faults = LinkFaults(loss, corrupt, ack_loss, max_bit_flips=flips, seed=seed)
     with OnboardQueue(None, 2) as q, GroundStation(None) as g:
         raised = raise_alerts(q, n, seed)
-        drain(q, g, Downlink(faults, batch_packets=batch), capacity, 0.0)
+        dl = Downlink(faults, batch_packets=batch, retransmit_rounds=rounds)
+        drain(q, g, dl, capacity, 0.0)
         check_exactly_once(g, raised)
         s, c = q.stats(), g.counters()
         assert c["delivered"] == n and c["malformed"] == 0
@@ -116,6 +126,21 @@ def test_faults_really_happen_and_replay_identically() -> None:
     assert reports[0] == reports[1]
     assert counters["packets_lost"] > 0 and counters["packets_corrupted"] > 0
     assert counters["acks_lost"] > 0 and counters["retransmissions"] > 0
+
+
+def test_retransmit_rounds_resend_within_the_pass() -> None:
+    faults = LinkFaults(packet_loss_prob=0.5, seed=3)
+    pending = []
+    for rounds in (0, 4):
+        with OnboardQueue(None, 1) as q, GroundStation(None) as g:
+            raise_alerts(q, 100, 2)
+            capacity = 100 * 74 * 3
+            r = Downlink(faults, retransmit_rounds=rounds).run_contact(q, g.receive, capacity, 1.0)
+            assert r.bytes_sent <= capacity
+            assert (r.retransmissions > 0) == (rounds > 0)
+            pending.append(r.pending_after)
+            assert len(g.alerts()) == 100 - r.pending_after
+    assert pending[0] > 30 and pending[1] < pending[0] / 4
 
 
 def test_crash_mid_contact_object_dropped(tmp_path: Path) -> None:
@@ -228,7 +253,7 @@ def test_sequence_wrap_causes_no_false_duplicates(tmp_path: Path) -> None:
         headers = q.enqueue_alerts([("fire", 5, float(i), i.to_bytes(4, "big")) for i in range(n)])
         assert {h.apid for h in headers} == {1}  # one APID: its 14-bit count must wrap
         dl = Downlink(LinkFaults(0.05, 0.02, 0.02, seed=1), batch_packets=2048)
-        drain(q, g, dl, 400_000, float(n))
+        drain(q, g, dl, 400_000, float(n), max_contacts=20)
         alerts = g.alerts()
         assert len(alerts) == n == g.counters()["delivered"]
         assert len({a.key for a in alerts}) == n

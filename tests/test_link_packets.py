@@ -73,6 +73,24 @@ def test_crc16_check_value() -> None:
     assert bitwise_crc16_ccitt_false(b"123456789") == 0x29B1
 
 
+def test_crc16_generator_properties() -> None:
+    """x+1 divides the generator (all odd-weight errors caught) and x has order 32,767 modulo
+    it (all 2-bit errors within 32,767-bit codewords caught): Hamming distance 4 up to
+    32,751 data bits, so every packet of <= 4,095 octets detects every 1-3 bit error."""
+    generator = 0x11021
+    assert bin(generator).count("1") % 2 == 0  # g(1) = 0  <=>  (x + 1) | g
+    a, order = 1, 0
+    while True:
+        a <<= 1
+        if a & 0x10000:
+            a ^= generator
+        order += 1
+        if a == 1:
+            break
+    assert order == 32767
+    assert (4095 - 2) * 8 <= order - 16 < (4096 - 2) * 8
+
+
 @given(st.binary(max_size=300))
 def test_crc16_matches_bitwise_definition(data: bytes) -> None:
     assert crc16(data) == bitwise_crc16_ccitt_false(data)

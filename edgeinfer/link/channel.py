@@ -143,6 +143,7 @@ class Contact:
             take = self.queue.take(
                 self._remaining, self._batch_packets, self.time_s, include_chips=self._send_chips
             )
+            corrupt, expired = take.corrupt, take.expired
             if not take.packets and not take.blocked and self._rounds_left > 0:
                 self._rounds_left -= 1
                 if self.queue.requeue_in_flight():
@@ -152,6 +153,7 @@ class Contact:
                         self.time_s,
                         include_chips=self._send_chips,
                     )
+                    corrupt, expired = corrupt + take.corrupt, expired + take.expired
             counts = {
                 "packets_sent": 0,
                 "bytes_sent": 0,
@@ -173,7 +175,7 @@ class Contact:
                 else:
                     arrived.append(p.data)
             self.queue.add_stats(counts)
-        counts |= {"store_crc_failures": take.corrupt, "packets_expired": take.expired}
+        counts |= {"store_crc_failures": corrupt, "packets_expired": expired}
         for name, value in counts.items():  # take() has already counted the last two
             setattr(self.report, name, getattr(self.report, name) + value)
         self._remaining -= counts["bytes_sent"]
