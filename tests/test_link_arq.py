@@ -5,6 +5,7 @@ lost acknowledgements and more than 16,384 packets on one APID."""
 from __future__ import annotations
 
 import gc
+import os
 import subprocess
 import sys
 import textwrap
@@ -230,6 +231,10 @@ def test_process_killed_mid_transaction(tmp_path: Path, where: str) -> None:
     proc = subprocess.run(
         [sys.executable, str(script), str(tmp_path), where, "4"],
         cwd=ROOT,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        },
         capture_output=True,
         text=True,
         timeout=120,
