@@ -1,0 +1,312 @@
+"""``edgeinfer eval ship``: object precision/recall of the ship models on scenes with ship masks.
+
+Two layouts are recognised, by what the files hold, not by their names' extensions:
+
+- ``images/<stem>.*`` SAR images with ``masks/<stem>.*`` RGB masks whose green channel
+  > 127 marks ships (HRSID as distributed by atlan-antillia). Objects = 8-connected
+  components of the mask (touching ships merge, as the dataset README warns).
+- ``images/<stem>.*`` multi-band optical images with ``masks/<stem>_mask.*`` instance-id
+  masks (0 = background, k = ship k; sen2ships). The labels are incomplete (README), so
+  unmatched detections are reported as ``unverified``, not as false alarms.
+
+Modality comes from the image content (the scene reader's SAR detection, or the presence of
+the Sentinel-2 bands B02, B03, B04, B08, B11). Every ship model that fits the modality is
+run through the runtime (:class:`~edgeinfer.detect.runtime.Detector`, 512 px tiles as on
+board) and its alerts' boxes are matched to the objects by :mod:`edgeinfer.eval.matching`.
+
+Pixel size (SAR windows are in metres): ``--pixel-size-m``, else the scene's own, else the
+dataset README's statement (``readme_pixel_size_m``; for a range such as HRSID's "0.5-3 m"
+the coarsest value). Learned models are never scored on the items they were trained on
+(their ``edgeinfer.training`` metadata lists them); the result says how many were left out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from edgeinfer.detect.metadata import ModelInfo
+from edgeinfer.detect.registry import ModelRegistry
+from edgeinfer.detect.runtime import Detector, RuntimeOptions
+from edgeinfer.errors import ConfigError, SceneError
+from edgeinfer.eval.matching import MatchResult, instances_from_binary, match_boxes
+from edgeinfer.eval.scenes import ArrayScene, read_full, run_model
+from edgeinfer.scene import open_scene
+from edgeinfer.scene.bands import SENTINEL2_MSI, Band
+from edgeinfer.scene.types import Scene
+
+if TYPE_CHECKING:
+    import typer
+
+logger = logging.getLogger(__name__)
+
+OPTICAL_BANDS = ("B02", "B03", "B04", "B08", "B11")
+# ESA Sentinel-2 L1C/L2A quantification (REFERENCE.md): rho = DN / 10000; DN 0 = NODATA.
+# ship_optical is gain-invariant, so a different export scaling does not change its output.
+S2_QUANTIFICATION = 10000.0
+# Bars (edgeinfer issue 3): SAR f1 on HRSID, optical recall on sen2ships.
+BAR_SAR_F1 = 0.85
+BAR_OPTICAL_RECALL = 0.80
+_README_SIZE = re.compile(
+    r"(\d+(?:\.\d+)?)(?:\s*(?:-|–|to)\s*(\d+(?:\.\d+)?))?\s*m\s+(?:pixel|resolution)", re.I
+)
+
+
+def readme_pixel_size_m(data_dir: Path) -> float | None:
+    """The pixel size a dataset's README states ("10 m pixel spacing", "0.5-3 m
+    resolution"): the first such statement, the coarsest end of a range; None if none."""
+    readme = data_dir / "README.md"
+    if not readme.is_file():
+        return None
+    found = _README_SIZE.search(readme.read_text(encoding="utf-8", errors="replace"))
+    if found is None:
+        return None
+    values = [float(v) for v in found.groups() if v is not None]
+    return max(values)
+
+
+def resolve_pixel_size(
+    option: float | None, scene: Scene | None, data_dir: Path
+) -> tuple[float, str]:
+    """(pixel size in metres, where it came from) for a dataset of chips."""
+    if option is not None:
+        if not option > 0:
+            raise ConfigError(f"--pixel-size-m {option}: expected a positive number of metres")
+        return float(option), "option --pixel-size-m"
+    if scene is not None and scene.pixel_size_m:
+        return float(scene.pixel_size_m), "scene georeference"
+    stated = readme_pixel_size_m(data_dir)
+    if stated is not None:
+        return stated, f"{data_dir.name}/README.md (coarsest stated value)"
+    raise ConfigError(
+        f"the images in {data_dir} have no georeference and its README states no pixel size; "
+        "pass --pixel-size-m M (e.g. 10 for Sentinel-1 GRD, 3 for HRSID Sentinel-1B stripmap)"
+    )
+
+
+@dataclass(frozen=True)
+class Item:
+    """One labelled image: its stem, image path and mask path."""
+
+    stem: str
+    image: Path
+    mask: Path
+
+
+def find_items(data_dir: Path) -> list[Item]:
+    """Pairs ``images/<stem>.*`` + ``masks/<stem>[_mask].*`` under ``data_dir``, sorted."""
+    images, masks = data_dir / "images", data_dir / "masks"
+    if not images.is_dir() or not masks.is_dir():
+        raise SceneError(
+            f"{data_dir} has no images/ and masks/ folders; `edgeinfer eval ship --data DIR` "
+            "needs DIR/images/<stem>.* with DIR/masks/<stem>.* or DIR/masks/<stem>_mask.*"
+        )
+    by_stem: dict[str, Path] = {}
+    for path in sorted(masks.iterdir()):
+        if path.is_file() and not path.name.startswith("."):
+            by_stem.setdefault(path.stem.removesuffix("_mask"), path)
+    items = [
+        Item(p.stem, p, by_stem[p.stem])
+        for p in sorted(images.iterdir())
+        if p.is_file() and p.stem in by_stem
+    ]
+    if not items:
+        raise SceneError(f"no image in {images} has a mask of the same stem in {masks}")
+    return items
+
+
+def read_instances(path: Path) -> tuple[npt.NDArray[np.int32], str]:
+    """Instance ids of a mask file and its layout: ``binary`` (RGB with ships in green > 127,
+    or a single band of 0 and one other value; objects = 8-connected components) or
+    ``instance`` (a single band of ids)."""
+    scene = open_scene(path, product="geotiff")
+    full = read_full(scene, scene.band_names)
+    scene.close()
+    data = full.data
+    if data.shape[0] >= 3:
+        return instances_from_binary(data[1] > 127), "binary"
+    band = np.rint(data[0]).astype(np.int64)
+    values = np.unique(band)
+    if values.size <= 2:
+        return instances_from_binary(band > 0), "binary"
+    return band.astype(np.int32), "instance"
+
+
+def modality(scene: Scene) -> str:
+    """``sar`` or ``optical`` from the scene content, else :class:`SceneError`."""
+    if scene.product == "sar":
+        return "sar"
+    if all(b in scene.band_names for b in OPTICAL_BANDS):
+        return "optical"
+    raise SceneError(
+        f"{scene.source}: neither SAR nor a Sentinel-2 stack with bands "
+        f"{', '.join(OPTICAL_BANDS)} (it has {', '.join(scene.band_names)})"
+    )
+
+
+def optical_scene(scene: Scene) -> ArrayScene:
+    """The Sentinel-2 bands as reflectance (DN / 10000; DN 0 = NODATA is invalid)."""
+    full = read_full(scene, OPTICAL_BANDS)
+    valid = full.valid & np.all(full.data > 0, axis=0)
+    data = (full.data / np.float32(S2_QUANTIFICATION)).astype(np.float32)
+    bands = tuple(SENTINEL2_MSI[b] for b in OPTICAL_BANDS)
+    out = ArrayScene.like(scene, data, valid, bands)
+    out.product = "sentinel2"
+    return out
+
+
+def sar_scene(scene: Scene, band_name: str, pixel_size_m: float) -> ArrayScene:
+    """The scene's first SAR band, renamed to the model's band name."""
+    full = read_full(scene, scene.band_names[:1])
+    unit = scene.bands[0].unit
+    out = ArrayScene.like(scene, full.data, full.valid, (Band(band_name, unit),))
+    out.pixel_size_m = pixel_size_m
+    return out
+
+
+def ship_models(registry: ModelRegistry, kind: str, names: list[str] | None) -> list[ModelInfo]:
+    """Ship models for a modality (SAR: one-band ``sar`` models; optical: those whose bands
+    the Sentinel-2 stack has), or the ones named."""
+    models = [m for m in registry.list_models() if m.detector == "ship"]
+    if names:
+        return [registry.get_model(n) for n in names]
+    if kind == "sar":
+        return [m for m in models if m.product == "sar" and len(m.bands) == 1]
+    return [m for m in models if m.product != "sar" and set(m.bands) <= set(OPTICAL_BANDS)]
+
+
+def trained_items(info: ModelInfo) -> set[str]:
+    """Stems a learned model was trained on (``edgeinfer.training`` JSON ``train_items``)."""
+    raw = info.metadata.get("training")
+    if not raw:
+        return set()
+    try:
+        return {str(s) for s in json.loads(raw).get("train_items", [])}
+    except (json.JSONDecodeError, AttributeError):
+        return set()
+
+
+def evaluate_ship(
+    data_dir: Path,
+    models_dir: Path | None = None,
+    provider: str = "cpu",
+    pixel_size_m: float | None = None,
+    model_names: list[str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Scores of every fitting ship model on the labelled images in ``data_dir``."""
+    data_dir = Path(data_dir)
+    items = find_items(data_dir)
+    registry = ModelRegistry(models_dir)
+    options = RuntimeOptions(provider=provider, intra_op_threads=1)
+    first = open_scene(items[0].image)
+    kind = modality(first)
+    size, size_source = (
+        resolve_pixel_size(pixel_size_m, first, data_dir) if kind == "sar" else (0.0, "")
+    )
+    first.close()
+    results: dict[str, dict[str, Any]] = {}
+    for info in ship_models(registry, kind, model_names):
+        detector = Detector(info, options)
+        skip = trained_items(info)
+        total = MatchResult(0, 0, 0)
+        per_image, layouts = [], set()
+        for item in items:
+            if item.stem in skip:
+                continue
+            instances, layout = read_instances(item.mask)
+            layouts.add(layout)
+            with open_scene(item.image) as raw:
+                scene = sar_scene(raw, info.bands[0], size) if kind == "sar" else optical_scene(raw)
+            run = run_model(scene, detector)
+            boxes = [a.bbox_px for a in run.alerts]
+            match = match_boxes(boxes, instances)
+            total = total + match
+            per_image.append({"item": item.stem, **match.summary()})
+        layout = "+".join(sorted(layouts))
+        entry: dict[str, Any] = {
+            "dataset": data_dir.name,
+            "layout": layout,
+            "modality": kind,
+            "model": f"{info.name}@{info.version}",
+            **total.summary(),
+            "images": len(per_image),
+            "per_image": per_image,
+            "matching": "box overlaps the object mask or centres within 10 px; one-to-one",
+            "command": "edgeinfer eval ship",
+        }
+        if skip:
+            entry["excluded_training_items"] = len(skip & {i.stem for i in items})
+        if kind == "sar":
+            entry.update(pixel_size_m=size, pixel_size_source=size_source)
+            entry["bar"] = {"f1": BAR_SAR_F1, "met": total.f1 >= BAR_SAR_F1}
+        else:
+            entry["bar"] = {"recall": BAR_OPTICAL_RECALL, "met": total.recall >= BAR_OPTICAL_RECALL}
+        if layout == "instance":
+            entry["unverified"] = total.unmatched
+            entry["note"] = "labels incomplete: unmatched detections are unverified, not false"
+        else:
+            entry["false_positives"] = total.unmatched
+        results[info.name] = entry
+    if not results:
+        raise SceneError(f"no ship model fits the {kind} images in {data_dir}")
+    return results
+
+
+def print_ship(results: dict[str, dict[str, Any]]) -> None:
+    """One table row per model."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="ship models (bars: SAR f1 >= 0.85; optical recall >= 0.80)")
+    for column in ("model", "dataset", "precision", "recall", "f1", "n_true", "n_pred", "bar"):
+        table.add_column(column)
+    for name, s in sorted(results.items()):
+        bar = s["bar"]
+        table.add_row(
+            name,
+            s["dataset"],
+            f"{s['precision']:.3f}",
+            f"{s['recall']:.3f}",
+            f"{s['f1']:.3f}",
+            str(s["n_true"]),
+            str(s["n_pred"]),
+            "met" if bar["met"] else "not met",
+        )
+    Console(width=140).print(table)
+
+
+def register(eval_app: typer.Typer) -> None:
+    """Add ``ship`` to the ``edgeinfer eval`` sub-app."""
+    import typer
+
+    from edgeinfer.eval.scenes import record_all
+
+    @eval_app.command("ship")
+    def ship_cmd(
+        data: Path = typer.Option(..., "--data", help="Folder with images/ and masks/."),
+        json_out: Path | None = typer.Option(None, "--json", help="Write the results here."),
+        record: bool = typer.Option(
+            False, "--record", help="Store scores in models/scores and refresh the cards."
+        ),
+        pixel_size_m: float | None = typer.Option(
+            None, "--pixel-size-m", help="Pixel size of chips without georeference (m)."
+        ),
+        model: list[str] = typer.Option(None, "--model", help="Model name(s) to score."),
+        models_dir: Path | None = typer.Option(None, "--models-dir", help="Models folder."),
+        provider: str = typer.Option("cpu", "--provider", help="onnxruntime provider."),
+    ) -> None:
+        """Object precision, recall and F1 of the ship models on images with ship masks."""
+        results = evaluate_ship(data, models_dir, provider, pixel_size_m, model or None)
+        print_ship(results)
+        if json_out is not None:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+        if record:
+            record_all(results, models_dir, f"eval_ship_{Path(data).name}")
