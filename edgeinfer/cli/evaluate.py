@@ -12,7 +12,7 @@ import importlib
 import typer
 
 # edgeinfer.eval modules that contribute commands, in the order `edgeinfer eval --help` lists.
-EVAL_MODULES: tuple[str, ...] = ("fire", "cloud")
+EVAL_MODULES: tuple[str, ...] = ("fire", "cloud", "ship", "ship_chips")
 
 
 def register(app: typer.Typer) -> None:
