@@ -150,6 +150,8 @@ def detect_scene(
     skip_unfit: bool = False,
     tiler: Tiler | None = None,
     mask_writer: MaskWriterFactory | None = None,
+    require_signature: bool = False,
+    trusted_keys: Sequence[str | Path] = (),
 ) -> DetectionResult:
     """Run ``detectors`` (names from ``fire, ship, cloud``) over ``scene``.
 
@@ -157,7 +159,8 @@ def detect_scene(
     bands and product; with ``skip_unfit`` a detector without a fitting model is skipped
     (reason in ``result.skipped``) instead of raising :class:`ModelError`. ``mask_out`` maps
     detector names to paths for class masks. ``tiler`` and ``mask_writer`` default to the
-    scene package's ``iter_tiles`` and mask writer.
+    scene package's ``iter_tiles`` and mask writer. ``require_signature``: load only models
+    whose ``.sig`` verifies against ``trusted_keys`` (see :class:`RuntimeOptions`).
     """
     t_start = time.perf_counter()
     if not 0.0 <= cloud_threshold <= 1.0:
@@ -170,7 +173,12 @@ def detect_scene(
     wanted = list(dict.fromkeys(d.strip() for d in detectors if d.strip()))
     if not wanted:
         raise ConfigError("no detectors given; choose from " + ", ".join(DETECTORS))
-    options = RuntimeOptions(provider=provider, intra_op_threads=threads)
+    options = RuntimeOptions(
+        provider=provider,
+        intra_op_threads=threads,
+        require_signature=require_signature,
+        trusted_keys=tuple(str(k) for k in trusted_keys),
+    )
     registry = registry or ModelRegistry()
 
     models, skipped = _choose_models(registry, wanted, scene, skip_unfit)

@@ -12,6 +12,7 @@ CUDA libraries are not makes onnxruntime log an error and silently fall back
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,12 +58,21 @@ def import_onnxruntime() -> Any:
 @dataclass(frozen=True)
 class RuntimeOptions:
     """How sessions run: provider name, threads (None = onnxruntime's default) and graph
-    optimisation level. Validated on creation."""
+    optimisation level. Validated on creation.
+
+    ``require_signature``: a :class:`Detector` loads a model file only when its detached
+    signature (``NAME.onnx.sig``, :mod:`edgeinfer.detect.signing`) verifies against
+    ``trusted_keys`` (paths of PEM public keys; empty: the development key), else raises
+    :class:`ModelError`. Missions require it; ``edgeinfer detect`` does not by default
+    (docs/reliability.md).
+    """
 
     provider: str = "auto"
     intra_op_threads: int | None = None
     inter_op_threads: int | None = None
     optimization: str = "all"
+    require_signature: bool = False
+    trusted_keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:
@@ -73,6 +83,13 @@ class RuntimeOptions:
             value = getattr(self, key)
             if value is not None and (not isinstance(value, int) or value < 0):
                 raise ConfigError(f"{key} = {value!r}: expected an integer >= 0 (0 = default)")
+        if isinstance(self.trusted_keys, str | bytes) or not all(
+            isinstance(k, str | os.PathLike) for k in self.trusted_keys
+        ):
+            raise ConfigError(
+                f"trusted_keys = {self.trusted_keys!r}: expected a list of public key paths"
+            )
+        object.__setattr__(self, "trusted_keys", tuple(str(k) for k in self.trusted_keys))
 
 
 def requested_providers(provider: str, available: Sequence[str]) -> list[str]:
@@ -93,9 +110,10 @@ def requested_providers(provider: str, available: Sequence[str]) -> list[str]:
 
 
 def create_session(
-    path: str, options: RuntimeOptions | None = None, label: str = ""
+    path: str | bytes, options: RuntimeOptions | None = None, label: str = ""
 ) -> tuple[Any, str]:
-    """Create an ``onnxruntime.InferenceSession`` for the model at ``path``.
+    """Create an ``onnxruntime.InferenceSession`` for the model at ``path`` (or from the
+    model's serialized bytes).
 
     Returns the session and the short name (``cpu|cuda|tensorrt``) of the provider that
     actually runs it, which is also logged at INFO.
@@ -114,11 +132,13 @@ def create_session(
         "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
     }[options.optimization]
     providers = requested_providers(options.provider, ort.get_available_providers())
+    label = label or (path if isinstance(path, str) else f"<{len(path)} bytes>")
     try:
-        session = ort.InferenceSession(str(path), sess_options=so, providers=providers)
+        model = path if isinstance(path, bytes) else str(path)
+        session = ort.InferenceSession(model, sess_options=so, providers=providers)
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/RuntimeException
         raise ModelError(
-            f"onnxruntime cannot load model {label or path} ({exc}); rebuild the models with "
+            f"onnxruntime cannot load model {label} ({exc}); rebuild the models with "
             "`edgeinfer models build`"
         ) from exc
     actual_full = session.get_providers()[0]
@@ -126,11 +146,11 @@ def create_session(
     if providers[0] != actual_full:
         logger.warning(
             "model %s: asked for %s but onnxruntime runs %s (missing GPU libraries?)",
-            label or path,
+            label,
             providers[0],
             actual_full,
         )
-    logger.info("model %s runs on %s (%s)", label or path, actual, actual_full)
+    logger.info("model %s runs on %s (%s)", label, actual, actual_full)
     return session, actual
 
 
@@ -154,13 +174,25 @@ class Detector:
     """
 
     def __init__(
-        self, info: ModelInfo, options: RuntimeOptions | None = None, batch_size: int = 8
+        self,
+        info: ModelInfo,
+        options: RuntimeOptions | None = None,
+        batch_size: int = 8,
+        model_bytes: bytes | None = None,
     ) -> None:
+        """``model_bytes``: run these bytes instead of reading ``info.path`` (an uplinked
+        update already accepted by :func:`edgeinfer.detect.uplink.accept_update`, or a copy
+        with injected faults); they are not signature-checked again."""
         if batch_size < 1:
             raise ConfigError(f"batch_size = {batch_size}: expected an integer >= 1")
         self.info = info
         self.batch_size = batch_size
-        self.session, self.provider = create_session(str(info.path), options, label=info.name)
+        source: str | bytes = str(info.path) if model_bytes is None else model_bytes
+        if options is not None and options.require_signature and model_bytes is None:
+            from edgeinfer.detect.signing import load_trusted_keys, read_verified
+
+            source = read_verified(info.path, load_trusted_keys(options.trusted_keys))
+        self.session, self.provider = create_session(source, options, label=info.name)
         self.inference_s = 0.0
         self.tiles_run = 0
         self._x: npt.NDArray[np.float32] | None = None

@@ -53,10 +53,23 @@ def finalize(model: onnx.ModelProto, metadata: dict[str, object]) -> onnx.ModelP
     return model
 
 
-def build_all(out_dir: Path, names: list[str] | None = None) -> list[Path]:
-    """Build models into ``out_dir`` (all, or ``names``); returns the paths written."""
+def build_all(
+    out_dir: Path,
+    names: list[str] | None = None,
+    sign: bool = True,
+    signing_key: Path | None = None,
+) -> list[Path]:
+    """Build models into ``out_dir`` (all, or ``names``); returns the paths written.
+
+    With ``sign`` (the default) each model is signed as it is written (``NAME.onnx.sig``,
+    :mod:`edgeinfer.detect.signing`) with ``signing_key``, by default the repository's
+    DEVELOPMENT key; Ed25519 is deterministic, so the ``.sig`` bytes are reproducible too.
+    """
+    from edgeinfer.detect.signing import dev_private_key_path, load_private_key, sign_model
     from edgeinfer.errors import unknown_name
     from edgeinfer.models_build.cards import load_scores, render_card
+
+    key = load_private_key(signing_key or dev_private_key_path()) if sign else None
 
     table = builders()
     wanted = names or list(table)
@@ -68,6 +81,8 @@ def build_all(out_dir: Path, names: list[str] | None = None) -> list[Path]:
         model = table[name]()
         path = out_dir / f"{name}.onnx"
         path.write_bytes(model.SerializeToString(deterministic=True))
+        if key is not None:
+            sign_model(path, key)
         metadata = {p.key: p.value for p in model.metadata_props}
         card = render_card(name, metadata, load_scores(out_dir, name))
         (out_dir / f"{name}.md").write_text(card)
