@@ -80,7 +80,7 @@ def _erode(mask: np.ndarray, size: int) -> np.ndarray:
 
 def _open(mask: np.ndarray, valid: np.ndarray, size: int) -> np.ndarray:
     """Opening with invalid pixels ignored by both steps."""
-    return _dilate(_erode(mask | ~valid, size) & valid, size) & valid
+    return np.asarray(_dilate(_erode(mask | ~valid, size) & valid, size) & valid)
 
 
 def _grey_open(v: np.ndarray, valid: np.ndarray, size: int) -> np.ndarray:

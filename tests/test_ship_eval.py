@@ -1,0 +1,128 @@
+"""`edgeinfer eval ship` and `eval ship-chips` on small subsets of the real datasets; counts
+checked against the datasets' own label files (independent of the evaluation code)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import shared_path
+
+from edgeinfer.cli.main import main
+from edgeinfer.eval.ship import readme_pixel_size_m
+
+
+def subset(src: Path, dst: Path, stems: list[str]) -> Path:
+    """images/ + masks/ of ``stems`` (symlinks) and the README, in ``dst``."""
+    for sub in ("images", "masks"):
+        (dst / sub).mkdir(parents=True)
+        for path in sorted((src / sub).iterdir()):
+            if path.stem.removesuffix("_mask") in stems:
+                (dst / sub / path.name).symlink_to(path)
+    shutil.copy(src / "README.md", dst / "README.md")
+    return dst
+
+
+def csv_subset(src: Path, dst: Path, keep: list[dict[str, str]]) -> Path:
+    dst.mkdir(parents=True)
+    with (src / "labels.csv").open(newline="") as fh:
+        columns = next(csv.reader(fh))
+    with (dst / "labels.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, columns)
+        writer.writeheader()
+        writer.writerows(keep)
+    for row in keep:
+        target = dst / row["file"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(src / row["file"])
+    shutil.copy(src / "README.md", dst / "README.md")
+    return dst
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_pixel_size_from_the_readmes() -> None:
+    assert readme_pixel_size_m(shared_path("ships_sar_hrsid_minitest")) == 3.0  # "0.5-3 m"
+    assert readme_pixel_size_m(shared_path("ships_sar_sentinel1_opensarship_grd_cal")) == 10.0
+    assert readme_pixel_size_m(shared_path("sar_sentinel1_vv_chips_sea_boat_windmill")) == 10.0
+
+
+def test_eval_ship_on_hrsid_chips(tmp_path: Path) -> None:
+    src = shared_path("ships_sar_hrsid_minitest")
+    stems = ["P0001_1800_2600_3600_4400", "P0004_4200_5000_6000_6800", "P0015_3600_4400_4200_5000"]
+    data = subset(src, tmp_path / "hrsid", stems)
+    out = tmp_path / "hrsid.json"
+    assert (
+        main(["eval", "ship", "--data", str(data), "--json", str(out), "--model", "ship_sar"]) == 0
+    )
+    result = json.loads(out.read_text())["ship_sar"]
+    boxes = [
+        r for r in rows(src / "derived_boxes_from_masks.csv") if Path(r["image"]).stem in stems
+    ]
+    assert result["n_true"] == len(boxes) == 7
+    assert (result["layout"], result["modality"], result["pixel_size_m"]) == ("binary", "sar", 3.0)
+    assert result["recall"] == 1.0 and result["precision"] == 1.0  # open sea, bright ships
+    assert result["false_positives"] == result["n_pred"] - result["tp"] == 0
+    assert {i["item"] for i in result["per_image"]} == set(stems)
+
+
+def test_eval_ship_on_sen2ships_windows(tmp_path: Path) -> None:
+    src = shared_path("ships_optical_sentinel2_sen2ships")
+    stems = ["cartagena_20230730", "gdynia_20230611"]
+    data = subset(src, tmp_path / "s2", stems)
+    out = tmp_path / "s2.json"
+    assert main(["eval", "ship", "--data", str(data), "--json", str(out)]) == 0
+    result = json.loads(out.read_text())["ship_optical"]
+    labelled = [r for r in rows(src / "labels.csv") if r["item"] in stems]
+    assert result["n_true"] == len(labelled) == 27
+    assert (result["layout"], result["modality"]) == ("instance", "optical")
+    assert result["unverified"] == result["n_pred"] - result["tp"]
+    assert result["recall"] >= 0.8
+
+
+def test_eval_ship_chips_on_opensarship(tmp_path: Path) -> None:
+    src = shared_path("ships_sar_sentinel1_opensarship_grd_cal")
+    keep = rows(src / "labels.csv")[::8]
+    data = csv_subset(src, tmp_path / "oss", keep)
+    out = tmp_path / "oss.json"
+    assert main(["eval", "ship-chips", "--data", str(data), "--json", str(out)]) == 0
+    result = json.loads(out.read_text())["ship_sar"]
+    assert result["kind"] == "opensarship" and result["chips"] == len(keep)
+    big = [r for r in keep if float(r["ais_length_m"] or 0) >= 50]
+    assert result["vessels_ais_ge_50m"] == len(big)
+    assert sum(b["vessels"] for b in result["per_length_bin"].values()) == len(keep)
+    assert result["detection_probability_ais_ge_50m"] >= 0.9
+
+
+def test_eval_ship_chips_on_sea_boat_windmill_chips(tmp_path: Path) -> None:
+    src = shared_path("sar_sentinel1_vv_chips_sea_boat_windmill")
+    table = rows(src / "labels.csv")
+    keep = []
+    for label, n in (("ocean", 20), ("boats", 10), ("windmills", 10)):
+        keep += [r for r in table if r["label"] == label][:n]
+    data = csv_subset(src, tmp_path / "chips", keep)
+    out = tmp_path / "chips.json"
+    assert main(["eval", "ship-chips", "--data", str(data), "--json", str(out)]) == 0
+    result = json.loads(out.read_text())["ship_sar"]
+    ocean = result["ocean"]
+    assert ocean["chips"] == 20
+    assert ocean["area_km2"] == pytest.approx(20 * 30 * 30 * 100 / 1e6)  # 30 px chips at 10 m
+    assert ocean["alerts_per_km2"] == pytest.approx(ocean["alerts"] / ocean["area_km2"], rel=1e-3)
+    assert ocean["alerts_per_chip"] <= 0.05
+    assert result["boats"]["chips_with_alert"] >= 0.7
+    assert "windmills" in result
+
+
+def test_missing_layout_is_one_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["eval", "ship", "--data", str(tmp_path)]) == 2
+    assert "images/ and masks/" in capsys.readouterr().err
+    assert main(["eval", "ship-chips", "--data", str(tmp_path)]) == 2
+    assert "labels.csv" in capsys.readouterr().err
