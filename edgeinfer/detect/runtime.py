@@ -65,6 +65,13 @@ class RuntimeOptions:
     ``trusted_keys`` (paths of PEM public keys; empty: the development key), else raises
     :class:`ModelError`. Missions require it; ``edgeinfer detect`` does not by default
     (docs/reliability.md).
+
+    ``memory_limit_mb``: run the session on a CPU memory arena capped at this size and
+    silence onnxruntime's own log: an allocation beyond the cap fails the run with
+    :class:`ModelError` instead of exhausting the host, as on an accelerator with fixed
+    memory. Fault injection needs it (a flipped bit in a ``Pad`` constant can ask for
+    terabytes). The arena is onnxruntime's process-wide environment allocator, shared by
+    every capped session of the process; the last cap set applies to sessions created after.
     """
 
     provider: str = "auto"
@@ -73,6 +80,7 @@ class RuntimeOptions:
     optimization: str = "all"
     require_signature: bool = False
     trusted_keys: tuple[str, ...] = ()
+    memory_limit_mb: int | None = None
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:
@@ -90,6 +98,12 @@ class RuntimeOptions:
                 f"trusted_keys = {self.trusted_keys!r}: expected a list of public key paths"
             )
         object.__setattr__(self, "trusted_keys", tuple(str(k) for k in self.trusted_keys))
+        if self.memory_limit_mb is not None and (
+            not isinstance(self.memory_limit_mb, int) or self.memory_limit_mb < 1
+        ):
+            raise ConfigError(
+                f"memory_limit_mb = {self.memory_limit_mb!r}: expected an integer >= 1"
+            )
 
 
 def requested_providers(provider: str, available: Sequence[str]) -> list[str]:
@@ -131,6 +145,10 @@ def create_session(
         "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
         "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
     }[options.optimization]
+    if options.memory_limit_mb is not None:
+        _cap_arena(ort, options.memory_limit_mb)
+        so.add_session_config_entry("session.use_env_allocators", "1")
+        so.log_severity_level = 4  # fatal only: failures still raise, as ModelError
     providers = requested_providers(options.provider, ort.get_available_providers())
     label = label or (path if isinstance(path, str) else f"<{len(path)} bytes>")
     try:
@@ -152,6 +170,23 @@ def create_session(
         )
     logger.info("model %s runs on %s (%s)", label, actual, actual_full)
     return session, actual
+
+
+# The arena cap registered in each process (pid -> MiB): onnxruntime's environment
+# allocator is process-wide, so this mirrors its state instead of re-registering per session.
+_ARENA_CAP_MB: dict[int, int] = {}
+
+
+def _cap_arena(ort: Any, limit_mb: int) -> None:
+    """Register onnxruntime's shared CPU arena with ``max_mem`` = ``limit_mb`` MiB (once per
+    process and cap)."""
+    if _ARENA_CAP_MB.get(os.getpid()) == limit_mb:
+        return
+    info = ort.OrtMemoryInfo(
+        "Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT
+    )
+    ort.create_and_register_allocator(info, ort.OrtArenaCfg({"max_mem": limit_mb * 2**20}))
+    _ARENA_CAP_MB[os.getpid()] = limit_mb
 
 
 @dataclass(frozen=True)

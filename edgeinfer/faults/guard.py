@@ -1,0 +1,356 @@
+"""Mitigations of weight upsets: checksums with scrubbing, and triple modular redundancy.
+
+:class:`FaultedDetector` is a drop-in for :class:`edgeinfer.detect.Detector` (same ``info``,
+``batch_size``, ``provider``, ``run(tiles)``, ``inference_s``, ``tiles_run``) whose weights
+live in :class:`~edgeinfer.faults.weights.WeightMemory` and take SEUs as simulated time
+passes (:meth:`FaultedDetector.advance_to`). Switchable mitigations (:class:`Mitigations`):
+
+- **scrubbing**: a checksum (SHA-256 or CRC-32) of the golden weights is kept; at each check
+  (before every inference when ``scrub_interval_s`` is 0, else every ``scrub_interval_s``
+  of simulated time) the working copy's checksum is compared and, on a mismatch, the golden
+  copy is reloaded (a scrub). The golden copy is assumed to sit in protected storage (flash
+  with ECC, or the signed model file), as ../shared/REFERENCE.md's mitigation list assumes.
+- **TMR**: three weight copies take independent upsets; every tile runs through all three
+  and each pixel takes the majority class (the median of three, which is the majority
+  whenever two agree); a copy that fails to load or run votes "no detection". Compute: 3x
+  (REFERENCE.md: TMR >= 3x compute).
+- **reload on error**: the cheapest partial measure, for comparison: a copy whose session
+  fails to load or run is reloaded from the golden copy after that failure (loud upsets
+  are repaired one inference late; silent ones, e.g. in a float threshold, stay).
+
+A copy whose faulted weights make onnxruntime fail (a flipped axis, a pad of 2**40 px) is a
+*failure*: its tiles get no detections. Faulted sessions run on a capped memory arena
+(``memory_limit_mb``) so such a model fails fast instead of exhausting the host.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from edgeinfer.detect.metadata import ModelInfo
+from edgeinfer.detect.runtime import Detector, DetectorOutput, RuntimeOptions
+from edgeinfer.errors import ConfigError, ModelError
+from edgeinfer.faults.seu import SECONDS_PER_DAY, SEUModel
+from edgeinfer.faults.weights import CHECKSUMS, WeightMemory
+from edgeinfer.scene.types import Tile
+
+logger = logging.getLogger(__name__)
+
+# Memory a faulted session may use [assumption: an embedded accelerator's share, e.g. a
+# quarter of a Jetson Orin Nano's 8 GB; REFERENCE.md "Power and thermal" lists the boards].
+DEFAULT_MEMORY_LIMIT_MB = 2048
+
+
+@dataclass(frozen=True)
+class Mitigations:
+    """Which weight mitigations run. ``scrub_interval_s`` 0 = check before every inference."""
+
+    scrub: bool = False
+    scrub_interval_s: float = 0.0
+    checksum: str = "sha256"
+    tmr: bool = False
+    reload_on_error: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.scrub_interval_s >= 0:
+            raise ConfigError(f"scrub_interval_s = {self.scrub_interval_s!r}: expected >= 0")
+        if self.checksum not in CHECKSUMS:
+            raise ConfigError(
+                f"checksum = {self.checksum!r}: expected one of {', '.join(CHECKSUMS)}"
+            )
+
+    @classmethod
+    def coerce(cls, value: Mitigations | Mapping[str, Any] | None) -> Mitigations:
+        if value is None:
+            return cls()
+        if isinstance(value, Mitigations):
+            return value
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown mitigation {unknown[0]!r}; known: {', '.join(sorted(known))}"
+            )
+        return cls(**dict(value))
+
+    @property
+    def copies(self) -> int:
+        return 3 if self.tmr else 1
+
+
+@dataclass
+class FaultStats:
+    """What happened to one model's weights (cumulative)."""
+
+    upset_events: int = 0
+    bits_flipped: int = 0
+    checks: int = 0
+    scrubs: int = 0
+    check_s: float = 0.0
+    sessions_built: int = 0
+    build_s: float = 0.0
+    failures: int = 0
+    copy_tile_runs: int = 0
+    faulted_tile_runs: int = 0
+    vote_s: float = 0.0
+
+    def add(self, other: FaultStats) -> None:
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def as_dict(self) -> dict[str, float | int]:
+        return dataclasses.asdict(self)
+
+
+def majority_vote(
+    outputs: Sequence[DetectorOutput | None], shape: tuple[int, int], tile_id: str
+) -> DetectorOutput:
+    """Per-pixel vote of three outputs: the median of the three class values (the majority
+    when two agree) and of the three confidences; a missing output votes 0."""
+    if len(outputs) != 3:
+        raise ConfigError(f"a majority vote needs 3 outputs, got {len(outputs)}")
+    cls = [o.cls if o is not None else np.zeros(shape, np.uint8) for o in outputs]
+    conf = [o.confidence if o is not None else np.zeros(shape, np.float32) for o in outputs]
+    return DetectorOutput(tile_id, _median3(*cls), _median3(*conf))
+
+
+def _median3(a: npt.NDArray[Any], b: npt.NDArray[Any], c: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    median: npt.NDArray[Any] = np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
+    return median
+
+
+@dataclass
+class _Copy:
+    memory: WeightMemory
+    rng: np.random.Generator
+    detector: Detector | None = None  # session of the faulted image (None: use the golden)
+    broken: bool = False  # its image failed to load
+    dirty: bool = False  # changed since the session was built
+    stats: FaultStats = field(default_factory=FaultStats)
+
+
+class FaultedDetector:
+    """A :class:`Detector` whose weights take upsets; see the module docstring.
+
+    ``seed``: the copies' random streams are ``numpy.random.default_rng([*seed, copy])``.
+    ``start_s``: the simulated time the weights were loaded. ``golden``: an already built
+    golden :class:`Detector` to share (its session is not modified).
+    """
+
+    def __init__(
+        self,
+        info: ModelInfo,
+        options: RuntimeOptions | None = None,
+        batch_size: int = 8,
+        *,
+        seu: SEUModel | None,
+        mitigations: Mitigations | None = None,
+        seed: int | Sequence[int] = 0,
+        start_s: float = 0.0,
+        golden: Detector | None = None,
+        memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB,
+    ) -> None:
+        self.info = info
+        self.batch_size = batch_size
+        self.seu = seu
+        self.mitigations = Mitigations.coerce(mitigations)
+        self.options = options or RuntimeOptions()
+        self.golden = golden or Detector(info, self.options, batch_size)
+        self.provider = self.golden.provider
+        data = self._golden_bytes()
+        self._faulted_options = dataclasses.replace(
+            self.options, memory_limit_mb=memory_limit_mb, require_signature=False
+        )
+        seeds = [seed] if isinstance(seed, int) else list(seed)
+        self._copies = [
+            _Copy(WeightMemory(data, info.name), np.random.default_rng([*seeds, k]))
+            for k in range(self.mitigations.copies)
+        ]
+        self.clock_s = start_s
+        m = self.mitigations
+        periodic = m.scrub and m.scrub_interval_s > 0
+        self._next_check_s = start_s + m.scrub_interval_s if periodic else float("inf")
+        self.inference_s = 0.0
+        self.tiles_run = 0
+
+    def _golden_bytes(self) -> bytes:
+        if self.options.require_signature:
+            from edgeinfer.detect.signing import load_trusted_keys, read_verified
+
+            return read_verified(self.info.path, load_trusted_keys(self.options.trusted_keys))
+        return self.info.path.read_bytes()
+
+    # -- time and upsets -----------------------------------------------------------------
+
+    @property
+    def weight_bits(self) -> int:
+        """Bits of one weight copy."""
+        return self._copies[0].memory.bits
+
+    @property
+    def stats(self) -> FaultStats:
+        total = FaultStats()
+        for c in self._copies:
+            total.add(c.stats)
+        return total
+
+    def weight_memory(self, copy: int = 0) -> WeightMemory:
+        """The weight memory of one copy (to locate tensors, e.g. for :meth:`inject`)."""
+        if not 0 <= copy < len(self._copies):
+            raise ConfigError(f"copy {copy} does not exist; this model has {len(self._copies)}")
+        return self._copies[copy].memory
+
+    def faulted(self) -> list[bool]:
+        """Per copy: does its working memory differ from the golden weights now?"""
+        return [not c.memory.is_golden() for c in self._copies]
+
+    def advance_to(self, time_s: float) -> None:
+        """Let simulated time run to ``time_s``: each copy takes the upsets of the elapsed
+        time; periodic scrubs fall at their due times in between."""
+        if time_s < self.clock_s:
+            raise ConfigError(
+                f"model {self.info.name}: time {time_s} s is before its clock {self.clock_s} s"
+            )
+        while self._next_check_s <= time_s:
+            self._expose(self._next_check_s - self.clock_s)
+            self.clock_s = self._next_check_s
+            self.scrub()
+            self._next_check_s += self.mitigations.scrub_interval_s
+        self._expose(time_s - self.clock_s)
+        self.clock_s = time_s
+
+    def _expose(self, seconds: float) -> None:
+        if self.seu is None or seconds <= 0:
+            return
+        for c in self._copies:
+            upsets = self.seu.draw(c.rng, c.memory.bits, seconds / SECONDS_PER_DAY)
+            if upsets.events:
+                c.memory.upset(upsets.positions)
+                c.dirty = True
+                c.stats.upset_events += upsets.events
+                c.stats.bits_flipped += upsets.bits
+
+    def inject(self, positions: Sequence[int] | npt.NDArray[np.int64], copy: int = 0) -> None:
+        """Flip the given weight bits of one copy now (deterministic fault scheduling, e.g.
+        a test or a mission's ``[faults]`` table naming an upset)."""
+        if not 0 <= copy < len(self._copies):
+            raise ConfigError(f"copy {copy} does not exist; this model has {len(self._copies)}")
+        c = self._copies[copy]
+        where = np.asarray(positions, dtype=np.int64)
+        c.memory.upset(where)
+        c.dirty = True
+        c.stats.upset_events += len(where)
+        c.stats.bits_flipped += len(where)
+
+    def scrub(self) -> int:
+        """Check every copy's checksum now; reload the golden copy where it fails. Returns
+        how many copies were scrubbed."""
+        scrubbed = 0
+        for c in self._copies:
+            t0 = time.perf_counter()
+            ok = c.memory.digest(self.mitigations.checksum) == c.memory.golden_digest(
+                self.mitigations.checksum
+            )
+            if not ok:
+                c.memory.restore()
+                c.detector, c.broken, c.dirty = None, False, False
+                c.stats.scrubs += 1
+                scrubbed += 1
+            c.stats.checks += 1
+            c.stats.check_s += time.perf_counter() - t0
+        if scrubbed:
+            logger.info(
+                "model %s: weight checksum failed, %d copies reloaded", self.info.name, scrubbed
+            )
+        return scrubbed
+
+    # -- inference -------------------------------------------------------------------------
+
+    def _session(self, c: _Copy) -> Detector | None:
+        """The detector for copy ``c`` (golden when its memory is golden; None if broken)."""
+        if c.dirty:
+            c.dirty, c.broken = False, False
+            if c.memory.is_golden():
+                c.detector = None
+            else:
+                t0 = time.perf_counter()
+                try:
+                    c.detector = Detector(
+                        self.info,
+                        self._faulted_options,
+                        self.batch_size,
+                        model_bytes=c.memory.model_bytes(),
+                    )
+                except ModelError as exc:
+                    c.detector, c.broken = None, True
+                    logger.debug("model %s: faulted copy does not load (%s)", self.info.name, exc)
+                c.stats.sessions_built += 1
+                c.stats.build_s += time.perf_counter() - t0
+        if c.broken:
+            return None
+        return c.detector or self.golden
+
+    def _failed(self, c: _Copy) -> None:
+        c.stats.failures += 1
+        if self.mitigations.reload_on_error:
+            c.memory.restore()
+            c.detector, c.broken, c.dirty = None, False, False
+            c.stats.scrubs += 1
+
+    def run(
+        self, tiles: Sequence[Tile], clean: Sequence[DetectorOutput] | None = None
+    ) -> list[DetectorOutput]:
+        """Outputs for ``tiles``, as :meth:`Detector.run` (a tile whose model failed gets an
+        all-zero output: no detections). ``clean``: the golden model's outputs for these
+        tiles if the caller has them (a campaign's cache); a copy whose weights are golden
+        then reuses them instead of running again (same result, no compute)."""
+        if self.mitigations.scrub and self.mitigations.scrub_interval_s == 0:
+            self.scrub()
+        per_copy: list[list[DetectorOutput | None]] = []
+        for c in self._copies:
+            detector = self._session(c)
+            c.stats.copy_tile_runs += len(tiles)
+            if detector is None:
+                self._failed(c)
+                per_copy.append([None] * len(tiles))
+                continue
+            if detector is not self.golden:
+                c.stats.faulted_tile_runs += len(tiles)
+            if detector is self.golden and clean is not None:
+                per_copy.append(list(clean))
+                continue
+            before = detector.inference_s
+            try:
+                outs: list[DetectorOutput | None] = list(detector.run(tiles))
+            except ModelError as exc:
+                logger.debug("model %s: faulted copy fails to run (%s)", self.info.name, exc)
+                self._failed(c)
+                outs = [None] * len(tiles)
+            self.inference_s += detector.inference_s - before
+            per_copy.append(outs)
+        self.tiles_run += len(tiles)
+        if len(per_copy) == 1:
+            return [
+                out if out is not None else _empty(tile)
+                for tile, out in zip(tiles, per_copy[0], strict=True)
+            ]
+        t0 = time.perf_counter()
+        voted = [
+            majority_vote([p[i] for p in per_copy], tile.valid.shape, tile.tile_id)
+            for i, tile in enumerate(tiles)
+        ]
+        self._copies[0].stats.vote_s += time.perf_counter() - t0
+        return voted
+
+
+def _empty(tile: Tile) -> DetectorOutput:
+    shape = tile.valid.shape
+    return DetectorOutput(tile.tile_id, np.zeros(shape, np.uint8), np.zeros(shape, np.float32))
