@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +63,6 @@ def register(app: typer.Typer) -> None:
         from edgeinfer.faults.results import bar
 
         folder = scenes if scenes is not None else _sample_folder()
-        _quiet_injected_faults()
         extra: dict[str, Any] = {}
         if scrub_interval_s is not None:
             extra["scrub_interval_s"] = scrub_interval_s
@@ -76,7 +77,8 @@ def register(app: typer.Typer) -> None:
             seed=seed,
             **extra,
         )
-        result = run_campaign(sample_scenes(folder), config)
+        with _quiet_injected_faults():
+            result = run_campaign(sample_scenes(folder), config)
         console = Console(width=160)
         console.print(_models_table(result.models, factor))
         console.print(_arms_table(result.rows(), factor))
@@ -96,13 +98,22 @@ def register(app: typer.Typer) -> None:
     app.add_typer(faults_app, name="faults")
 
 
-def _quiet_injected_faults() -> None:
+@contextmanager
+def _quiet_injected_faults() -> Iterator[None]:
     """The campaign breaks models and records on purpose, hundreds of times: keep the logs
-    of those expected failures (counted in the table) out of the console unless -v."""
-    if logging.getLogger("edgeinfer").getEffectiveLevel() <= logging.DEBUG:
-        return
-    for name in ("edgeinfer.link.queue", "edgeinfer.detect.runtime", "edgeinfer.faults"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
+    of those expected failures (counted in the table) out of the console unless -v; the
+    loggers' levels are restored afterwards."""
+    names = ("edgeinfer.link.queue", "edgeinfer.detect.runtime", "edgeinfer.faults")
+    loggers = [logging.getLogger(n) for n in names]
+    saved = [lg.level for lg in loggers]
+    if logging.getLogger("edgeinfer").getEffectiveLevel() > logging.DEBUG:
+        for lg in loggers:
+            lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, saved, strict=True):
+            lg.setLevel(level)
 
 
 def _sample_folder() -> Path:
