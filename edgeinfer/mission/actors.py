@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,23 @@ class _RemoteGroundStation(GroundStationNode):
     pass
 
 
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast on a HOST:PORT (or ray://HOST:PORT) nobody answers: Ray itself retries for
+    minutes. ``auto`` is left to Ray."""
+    target = address.split("://", 1)[-1]
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot reach the Ray cluster at {address!r} ({exc.strerror or exc}); check the "
+            "address (the head's GCS port, e.g. 127.0.0.2:6379, or ray://HOST:10001 for a "
+            "Ray client server) or leave --address out to start a local Ray"
+        ) from None
+
+
 class RayExecutor:
     """Creates the mission's actors on a local Ray started for the run, or on a cluster."""
 
@@ -89,6 +107,7 @@ class RayExecutor:
             )
             self.started = True
         else:
+            check_reachable(address)
             try:
                 ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
             except Exception as exc:  # ConnectionError, AuthenticationError, ValueError

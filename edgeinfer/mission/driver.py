@@ -83,10 +83,15 @@ def run_mission(
     ``H:P``) instead of starting a local Ray; ``use_ray=False`` runs in this process."""
     t_start = time.perf_counter()
     config = mission if isinstance(mission, MissionConfig) else load_mission(mission, overrides)
+    if address is not None and use_ray:
+        from edgeinfer.mission.actors import check_reachable
+
+        check_reachable(address)  # before the scenes: a wrong address should fail at once
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     state_root = config.execution.state_dir
     state = Path(state_root) if state_root else Path(tempfile.mkdtemp(prefix="edgeinfer-state-"))
+    _fresh_state(state)
     scenes = open_mission_scenes(config)
     executor: Any = None
     try:
@@ -140,6 +145,14 @@ def run_mission(
         if not state_root:
             shutil.rmtree(state, ignore_errors=True)
     return result
+
+
+def _fresh_state(state: Path) -> None:
+    """A run starts from empty onboard queues and ground database (a left-over store would
+    reuse packet keys; docs/link.md)."""
+    shutil.rmtree(state / "onboard", ignore_errors=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{state / 'ground.sqlite'}{suffix}").unlink(missing_ok=True)
 
 
 def _executor(config: MissionConfig, address: str | None, use_ray: bool) -> Any:
