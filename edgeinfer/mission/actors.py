@@ -90,6 +90,7 @@ class RayExecutor:
 
     def __init__(self, address: str | None, resource: str, local_cpus: int | None = None) -> None:
         self.resource = resource
+        self.max_actors: int | None = None
         self.started = False
         self._actors: list[Any] = []
         if ray.is_initialized():
@@ -160,10 +161,6 @@ class RayExecutor:
             if isinstance(cause, Exception):
                 raise cause from None
             raise
-
-    def wait_one(self, refs: list[Any]) -> tuple[list[Any], list[Any]]:
-        done, rest = ray.wait(refs, num_returns=1)
-        return list(done), list(rest)
 
     def shutdown(self) -> None:
         if self.started:  # ray.shutdown ends every actor of the session we started

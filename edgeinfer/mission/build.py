@@ -88,10 +88,15 @@ class Placement:
         return max(len(g) for g in self.groups)
 
 
-def plan_placement(config: MissionConfig, names: tuple[str, ...], cluster_cpus: float) -> Placement:
+def plan_placement(
+    config: MissionConfig,
+    names: tuple[str, ...],
+    cluster_cpus: float,
+    max_actors: int | None = None,
+) -> Placement:
     """Groups of satellites per actor. ``auto``: one actor per available CPU (at most one
     per satellite), satellites spread evenly, so a 2-core machine runs 2 processes whether
-    the mission has 4 or 64 satellites."""
+    the mission has 4 or 64 satellites. ``max_actors`` caps the count (1 in-process)."""
     e = config.execution
     n = len(names)
     cpus = max(1.0, float(cluster_cpus))
@@ -99,6 +104,8 @@ def plan_placement(config: MissionConfig, names: tuple[str, ...], cluster_cpus: 
         n_actors = max(1, min(n, int(cpus)))
     else:
         n_actors = math.ceil(n / e.satellites_per_actor)
+    if max_actors is not None:
+        n_actors = max(1, min(n_actors, max_actors))
     base, extra = divmod(n, n_actors)
     groups = []
     start = 0

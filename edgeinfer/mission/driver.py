@@ -99,7 +99,7 @@ def run_mission(
         names = constellation.names
         stations = build_stations(config)
         executor = _executor(config, address, use_ray)
-        placement = plan_placement(config, names, executor.cpus)
+        placement = plan_placement(config, names, executor.cpus, executor.max_actors)
         settings = node_settings(
             config, placement.threads, config.mission.start.timestamp(), state / "onboard"
         )

@@ -16,10 +16,41 @@ from edgeinfer.node.group import SatelliteGroup
 from edgeinfer.node.settings import NodeSettings, SceneRef
 
 
+class _Call:
+    """A call queued in order; it runs when its result is first asked for."""
+
+    def __init__(self, queue: list[_Call], fn: Any, args: tuple[Any, ...]) -> None:
+        self._queue = queue
+        self._fn = fn
+        self._args = args
+        self._done = False
+        self._value: Any = None
+        queue.append(self)
+
+    def result(self) -> Any:
+        while not self._done:  # run every earlier call first: the order of submission
+            self._queue.pop(0)._run()
+        return self._value
+
+    def _run(self) -> None:
+        self._value = self._fn(*self._args)
+        self._done = True
+
+
 class LocalExecutor:
-    """The same calls in this process, no Ray (tests, benchmarks, debugging)."""
+    """The same calls in this process, no Ray (tests, benchmarks, debugging).
+
+    One process holds every satellite, so the driver makes ONE group (one set of detector
+    sessions, all budgets in one array) with all the machine's cores as onnxruntime threads.
+    Calls run in submission order when their results are asked for, so progress reports
+    follow the simulation as with Ray.
+    """
 
     cpus = float(os.cpu_count() or 1)
+    max_actors = 1
+
+    def __init__(self) -> None:
+        self._queue: list[_Call] = []
 
     def ground(self, path: Path | None, stations: Sequence[str]) -> GroundStationNode:
         return GroundStationNode(path, stations)
@@ -34,14 +65,13 @@ class LocalExecutor:
     ) -> SatelliteGroup:
         return SatelliteGroup(satellites, settings, scenes, ground)
 
-    def call(self, handle: Any, method: str, *args: Any) -> Any:
-        return getattr(handle, method)(*args)
+    def call(self, handle: Any, method: str, *args: Any) -> _Call:
+        return _Call(self._queue, getattr(handle, method), args)
 
     def get(self, refs: Any) -> Any:
-        return refs
-
-    def wait_one(self, refs: list[Any]) -> tuple[list[Any], list[Any]]:
-        return refs[:1], refs[1:]
+        if isinstance(refs, list):
+            return [r.result() for r in refs]
+        return refs.result()
 
     def shutdown(self) -> None:
         return None

@@ -38,7 +38,7 @@ class DetectionSettings:
     provider: str = "cpu"
     tile_size: int = 512
     overlap: int = 64
-    batch_size: int = 8
+    batch_size: int = 2
     threads: int = 1
     models_dir: str | None = None
 

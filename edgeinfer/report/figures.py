@@ -74,14 +74,19 @@ def passes_figure(plan: MissionPlan, reports: Mapping[int, Mapping[str, Any]]) -
         top.plot(c.t_s / 3600.0, c.sat, marker="v", color="k", ms=5)
     top.set_yticks(range(len(plan.satellites)), plan.satellites, fontsize=7)
     top.set_title("Contacts (bars, by station) and captures (triangles)", fontsize=10)
+    empty = 0
     for rep in reports.values():
         for log in rep.get("pass_log", []):
+            if log["bytes_sent"] <= 0:
+                empty += 1
+                continue
             bottom.bar(
                 log["aos_s"] / 3600.0,
-                max(log["bytes_sent"], 0.5),
+                log["bytes_sent"],
                 width=0.12,
                 color=colours.get(log["station"], "k"),
             )
+    bottom.set_title(f"Bytes per pass ({empty} passes had nothing to send)", fontsize=10)
     bottom.set_yscale("log")
     bottom.set_ylabel("bytes sent in the pass")
     bottom.set_xlabel("hours since mission start")
