@@ -88,6 +88,7 @@ def passes_figure(plan: MissionPlan, reports: Mapping[int, Mapping[str, Any]]) -
             )
     bottom.set_title(f"Bytes per pass ({empty} passes had nothing to send)", fontsize=10)
     bottom.set_yscale("log")
+    bottom.set_ylim(bottom=1.0)
     bottom.set_ylabel("bytes sent in the pass")
     bottom.set_xlabel("hours since mission start")
     handles = [Rectangle((0, 0), 1, 1, color=colours[s]) for s in stations]
