@@ -228,12 +228,12 @@ class SatelliteNode:
         raised = 0
         for (scene, capture_s), jobs in groups.items():
             prepared = self.engine.prepare(self.scenes[scene])
+            if not prepared.detectors:
+                self.counters["tiles_without_detector"] += len(jobs)
+                continue
             tiles = [j.tile or self.engine.read_tile(prepared, j.window, j.core) for j in jobs]
             for job in jobs:
                 self._release(job)
-            if not prepared.detectors:
-                self.counters["tiles_without_detector"] += len(tiles)
-                continue
             alerts, secs = self.engine.detect(prepared, tiles)
             self.measured_s["detectors"] += secs
             self.counters["tiles_inferred"] += len(tiles)
