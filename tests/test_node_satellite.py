@@ -214,3 +214,14 @@ def test_a_capacity_too_small_for_chips_sends_only_alerts(
     node.close()
     assert (tmp_path / "sat000.link.sqlite").is_file()
     assert ground.snapshot()[:16] == b"SQLite format 3\x00"
+
+
+def test_tiles_let_go_while_waiting_are_read_again_identically(
+    engine: InferenceEngine, s2_ref: SceneRef, expected: Any
+) -> None:
+    settings = replace(_settings(engine), max_cached_tile_bytes=0)
+    node = _node(engine, s2_ref, settings)
+    node.capture("s2_coast", 100.0)
+    node.advance(DURATION_S)
+    got = sorted((r.detector, r.bbox_px, r.pixel_count) for r in _queued_records(node))
+    assert got == sorted((a.detector, a.bbox_px, a.pixel_count) for a in expected.alerts)
