@@ -223,6 +223,7 @@ def test_no_core_dependency_pulls_in_cpu_onnxruntime() -> None:
     closure = _closure(PYPROJECT["project"]["dependencies"])
     assert "ray" in closure and "rasterio" in closure  # the walk really followed the graph
     assert "onnxruntime" not in closure and "onnxruntime-gpu" not in closure
+    assert "onnxruntime" in _closure(EXTRAS["cpu"])  # ... and it would have seen one
 
 
 def test_base_images_and_versions_match_the_project() -> None:
