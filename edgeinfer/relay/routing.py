@@ -257,22 +257,22 @@ def relay_schedule(plan: ContactPlan, forward_if_no_contact_within_s: float) -> 
             adj, directed=False, unweighted=True, indices=senders, return_predecessors=True
         )
         out = []
-        for row, i in enumerate(senders):
-            comp = int(labels[i])
+        for row, src in enumerate(senders.tolist()):
+            comp = int(labels[src])
             cands = np.nonzero((labels == comp) & (v == best[comp]))[0]
-            j = int(min(cands, key=lambda c: (dist[row, c], c)))
+            j = int(min(cands, key=lambda c: (float(dist[row, c]), int(c))))
             path = [j]
-            while path[-1] != i:
+            while path[-1] != src:
                 path.append(int(pred[row, path[-1]]))
             out.append(
                 Forward(
                     tick=k,
                     t_s=float(ticks[k]),
-                    sender=int(i),
+                    sender=src,
                     receiver=j,
                     path=tuple(reversed(path)),
                     expected_arrival_s=float(best[comp]),
-                    kept_arrival_s=float(v[i]),
+                    kept_arrival_s=float(v[src]),
                 )
             )
         forwards[k] = out
