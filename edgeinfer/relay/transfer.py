@@ -1,0 +1,147 @@
+"""What a satellite group does at a relay tick: custody transfer of alert packets between
+onboard queues, and the crosslink energy of both ends.
+
+A relay is a two-phase custody transfer (the bundle protocol's custody idea, RFC 9171 and its
+predecessor RFC 5050): at tick t the sender TAKES its pending alert packets (they go in flight
+in its durable queue, exactly as for a ground contact); the driver carries the bytes to the
+receiver's process, which checks each packet's CRC-16, stores it durably in its own queue
+under the packet's ORIGIN key (APID, wrap epoch, sequence count: the bytes are not touched)
+and returns the keys it holds; at the next step the sender acknowledges those keys. A packet
+is thus always held by at least one durable queue, and the ground still de-duplicates end to
+end (docs/link.md): should a sender meet a station before the custody acknowledgement arrives,
+its in-flight packets go back to pending and may reach the ground twice, once through each
+satellite, and the ground drops the second copy.
+
+Only alert packets are relayed; image chips stay with their satellite (they are sent with
+spare pass capacity only, docs/missions.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from edgeinfer.budget.power import advance_stored
+from edgeinfer.errors import LinkError
+from edgeinfer.link import OnboardQueue, PacketKey, PacketKind, decode_packet
+from edgeinfer.node.events import Event
+
+logger = logging.getLogger(__name__)
+
+#: Most packets one satellite hands over at one tick (a bound on one SQLite transaction).
+MAX_PACKETS_PER_TICK = 100_000
+
+
+@dataclass
+class RelayIn:
+    """What the driver hands a group at the start of a step, at simulated time ``t_s``:
+    custody acknowledgements for its senders, packets for its receivers, crosslink energy."""
+
+    t_s: float = 0.0
+    acks: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)
+    deliveries: dict[int, list[bytes]] = field(default_factory=dict)
+    energy_wh: dict[int, float] = field(default_factory=dict)
+
+
+class _Node(Protocol):
+    queue: OnboardQueue
+    slot: int
+
+    def posix(self, t_s: float) -> float: ...
+
+    def backlog_s(self) -> float: ...
+
+
+class _Group(Protocol):
+    nodes: Mapping[int, Any]
+    fleet: Any
+
+    def run(self, events: Sequence[Event], until_s: float) -> dict[str, Any]: ...
+
+
+def store_relayed(queue: OnboardQueue, packets: Sequence[bytes]) -> tuple[list[PacketKey], int]:
+    """Store packets received over a crosslink under their origin keys; returns the keys now
+    held (to acknowledge to the sender, duplicates included) and how many failed their CRC
+    (not acknowledged: the sender keeps them and tries again)."""
+    held: list[PacketKey] = []
+    bad = 0
+    # A constraint error aborts only its statement (SQLite's default ABORT resolution), so one
+    # duplicate leaves the rest of the transaction alone.
+    with queue.store.transaction():
+        for raw in packets:
+            try:
+                pkt = decode_packet(raw)
+            except LinkError as exc:
+                bad += 1
+                logger.warning("satellite %d: relayed packet dropped: %s", queue.sat_index, exc)
+                continue
+            if pkt.kind is not PacketKind.ALERT:
+                bad += 1
+                continue
+            h = pkt.header
+            try:
+                queue.store.insert(
+                    PacketKind.ALERT, h.priority, h.capture_time_s, h.alert_id, [(pkt.key, raw)]
+                )
+            except sqlite3.IntegrityError:  # already held: acknowledge again, store once
+                logger.debug("satellite %d already holds %s", queue.sat_index, tuple(pkt.key))
+            held.append(pkt.key)
+    return held, bad
+
+
+def take_for_relay(queue: OnboardQueue, max_bytes: int, t_posix: float) -> list[bytes]:
+    """Take the pending alert packets (priority order, as for a pass) up to ``max_bytes``;
+    they stay in flight until the receiver's custody acknowledgement."""
+    taken = queue.take(max_bytes, MAX_PACKETS_PER_TICK, t_posix, include_chips=False)
+    return [p.data for p in taken.packets]
+
+
+def charge_energy(fleet: Any, slot: int, energy_wh: float) -> None:
+    """Draw ``energy_wh`` from satellite ``slot``'s battery now (clamped at empty, like every
+    load) and count it in its energy used."""
+    if energy_wh <= 0.0:
+        return
+    power = fleet.power
+    stored = np.asarray(power.stored_wh[slot : slot + 1], dtype=np.float64)
+    power.stored_wh[slot] = advance_stored(stored, np.array([-energy_wh]), power.config)[0]
+    fleet.energy_used_wh[slot] += energy_wh
+
+
+def relay_step(
+    group: _Group,
+    incoming: RelayIn,
+    events: Sequence[Event],
+    until_s: float,
+    senders: Mapping[int, int],
+) -> dict[str, Any]:
+    """One step of a group in a mission with crosslinks: apply ``incoming`` at its time (custody
+    acks, received packets, energy), run ``events`` up to ``until_s``, then take the packets of
+    ``senders`` ({satellite: max bytes}) for the driver to carry."""
+    nodes = group.nodes
+    for sat, keys in incoming.acks.items():
+        node = nodes[sat]
+        node.queue.acknowledge([PacketKey(*k) for k in keys], node.posix(incoming.t_s))
+    stored: dict[int, list[tuple[int, int, int]]] = {}
+    crc_failures = 0
+    for sat, packets in incoming.deliveries.items():
+        held, bad = store_relayed(nodes[sat].queue, packets)
+        stored[sat] = [tuple(k) for k in held]  # type: ignore[misc]
+        crc_failures += bad
+    for sat, wh in incoming.energy_wh.items():
+        charge_energy(group.fleet, nodes[sat].slot, wh)
+    out = group.run(events, until_s)
+    outgoing = {
+        sat: take_for_relay(nodes[sat].queue, limit, nodes[sat].posix(until_s))
+        for sat, limit in senders.items()
+    }
+    out["stored"] = stored
+    out["outgoing"] = {s: p for s, p in outgoing.items() if p}
+    out["relay_crc_failures"] = crc_failures
+    out["pending"] = {s: n.queue.status().pending_packets for s, n in nodes.items()}
+    out["busy"] = [s for s, n in nodes.items() if n.backlog_s() > 0.0]
+    return out
