@@ -132,11 +132,13 @@ def objects_from_output(tile: Tile, output: DetectorOutput, info: ModelInfo) -> 
         boxes.append((cs.start, rs.start, cs.stop, rs.stop))  # tile pixels, max exclusive
 
     geo = _lonlat(tile, [centres[k] for k in keep], boxes)
+    extents = _extents(info, lab, rows_px, cols_px, centres, counts)
     alerts: list[Alert] = []
     for j, k in enumerate(keep):
         c_min, r_min, c_max, r_max = boxes[j]
         bbox = (col0 + c_min, row0 + r_min, col0 + c_max, row0 + r_max)
-        extra = _measures(tile, info, labels[slices[k]] == k + 1, int(counts[k]))
+        extent = None if extents is None else (float(extents[0][k]), float(extents[1][k]))
+        extra = _measures(tile, info, int(counts[k]), extent)
         cls_value = int(max_cls[k])
         alerts.append(
             Alert(
@@ -195,27 +197,49 @@ def _signed_area(ring: list[tuple[float, float]]) -> float:
     )
 
 
-def _measures(tile: Tile, info: ModelInfo, obj: np.ndarray, count: int) -> dict[str, float]:
-    """Object size in metres when the pixel size is known.
+def _extents(
+    info: ModelInfo,
+    lab: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    centres: np.ndarray,
+    counts: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Rectangle-equivalent length and width in pixels of every object (ships only).
 
-    Ship length/width are the rectangle-equivalent extents along the object's principal axes:
-    a uniform rectangle of side L has variance L**2/12 along that side, so L = sqrt(12*var);
-    each pixel contributes its own 1/12 so a straight line of n pixels measures n pixels.
-    """
+    A uniform rectangle of side L has variance L**2/12 along that side, so L = sqrt(12*var)
+    along each principal axis; each pixel contributes its own 1/12, so a straight line of n
+    pixels measures n pixels. The (biased) covariance of each object's pixel coordinates comes
+    from per-object sums of centred products (one ``bincount`` each for all objects), and the
+    principal variances are the closed-form eigenvalues of the symmetric 2 x 2 matrix
+    ``[[a, b], [b, c]] + I/12``: ``(a + c)/2 +- sqrt(((a - c)/2)**2 + b**2)``."""
+    if info.detector != "ship":
+        return None
+    n = len(counts)
+    dr = rows - centres[lab, 0]
+    dc = cols - centres[lab, 1]
+    a = np.bincount(lab, weights=dc * dc, minlength=n) / counts + 1.0 / 12.0
+    c = np.bincount(lab, weights=dr * dr, minlength=n) / counts + 1.0 / 12.0
+    b = np.bincount(lab, weights=dc * dr, minlength=n) / counts
+    mean = (a + c) / 2.0
+    half = np.sqrt(((a - c) / 2.0) ** 2 + b * b)
+    length = np.sqrt(12.0 * (mean + half))
+    width = np.sqrt(12.0 * np.maximum(mean - half, 0.0))
+    return length, width
+
+
+def _measures(
+    tile: Tile, info: ModelInfo, count: int, extent_px: tuple[float, float] | None
+) -> dict[str, float]:
+    """Object size in metres when the pixel size is known: area, and for ships the length and
+    width from :func:`_extents` (``extent_px``)."""
     size = tile.pixel_size_m
     if size is None or not math.isfinite(size) or size <= 0:
         return {}
     extra = {"area_m2": float(count) * size * size}
-    if info.detector == "ship":
-        rows, cols = np.nonzero(obj)
-        cov = (
-            np.cov(np.vstack([cols, rows]).astype(np.float64), bias=True)
-            if count > 1
-            else np.zeros((2, 2))
-        )
-        eig = np.sort(np.linalg.eigvalsh(np.asarray(cov).reshape(2, 2) + np.eye(2) / 12.0))
-        extra["length_m"] = float(math.sqrt(12.0 * eig[1]) * size)
-        extra["width_m"] = float(math.sqrt(12.0 * max(eig[0], 0.0)) * size)
+    if extent_px is not None:
+        extra["length_m"] = extent_px[0] * size
+        extra["width_m"] = extent_px[1] * size
     return extra
 
 

@@ -158,22 +158,19 @@ class RasterScene(Scene):
             raw = guarded_read(
                 first.path, inner, lambda r=reader, b=bidxs: r.read(indexes=b, window=inner)
             )
-            ok &= _dataset_mask(reader, bidxs, inner, first.path)
+            ok &= _dataset_mask(reader, bidxs, inner, first.path, raw)
             for j, i in enumerate(members):
                 src = srcs[i]
                 dn = raw[j]
-                if src.fill_dn:
-                    ok &= ~np.isin(dn, src.fill_dn)
+                for fill in src.fill_dn:  # a few values: one comparison each beats np.isin
+                    ok &= dn != fill
                 if dn.dtype.kind in "fc":
                     ok &= np.isfinite(dn)
                 if saturated is not None and src.saturation_dn is not None:
                     saturated[i, ys, xs] = dn == src.saturation_dn
-                with np.errstate(all="ignore"):
-                    values = src.calibration.apply(dn)
-                ok &= np.isfinite(values)
-                data[i, ys, xs] = values
-        inside = data[:, ys, xs]
-        inside[:, ~ok] = 0.0
+                _calibrate_into(data[i, ys, xs], dn, src.calibration, ok)
+        if not ok.all():
+            np.copyto(data[:, ys, xs], np.float32(0.0), where=~ok)
         valid[ys, xs] = ok
         if saturated is not None:
             saturated[:, ys, xs] &= ok
@@ -206,14 +203,56 @@ class RasterScene(Scene):
         )
 
 
-def _dataset_mask(reader: Any, bidxs: list[int], window: Window, name: str) -> BoolArray:
+def _calibrate_into(
+    dest: FloatArray, dn: npt.NDArray[Any], calibration: Calibration, ok: BoolArray
+) -> None:
+    """Write ``calibration(dn)`` into ``dest`` and clear ``ok`` where it is not finite.
+
+    Integer DN with a linear calibration (the common case: Sentinel-2, Landsat reflective
+    bands, GDAL scale/offset) is converted in place in ``dest``, with no temporary array, and
+    cannot produce a non-finite value, so the finiteness pass is skipped."""
+    if isinstance(calibration, LinearCalibration) and dn.dtype.kind in "iu":
+        np.copyto(dest, dn, casting="unsafe")
+        if calibration.scale != 1.0:
+            dest *= np.float32(calibration.scale)
+        if calibration.offset != 0.0:
+            dest += np.float32(calibration.offset)
+        if math.isfinite(calibration.scale) and math.isfinite(calibration.offset):
+            return
+    else:
+        with np.errstate(all="ignore"):
+            dest[...] = calibration.apply(dn)
+    ok &= np.isfinite(dest)
+
+
+def _dataset_mask(
+    reader: Any,
+    bidxs: list[int],
+    window: Window,
+    name: str,
+    raw: npt.NDArray[Any] | None = None,
+) -> BoolArray:
     """GDAL's validity masks (nodata value, internal/external .msk masks, alpha) for the
-    given bands, combined; bands flagged all-valid are not read."""
+    given bands, combined; bands flagged all-valid are not read.
+
+    A band whose only mask is an integer nodata value gets its mask from ``raw`` (the
+    values just read for ``bidxs``, in that order) as ``raw != nodata``, which is what GDAL's
+    nodata mask band computes for integer data, without decoding the window again."""
     ok = np.ones((int(window.height), int(window.width)), dtype=bool)
     per_dataset_done = False
-    for b in bidxs:
+    for j, b in enumerate(bidxs):
         flags = reader.mask_flag_enums[b - 1]
         if MaskFlags.all_valid in flags:
+            continue
+        nodata = reader.nodatavals[b - 1]
+        if (
+            raw is not None
+            and flags == [MaskFlags.nodata]
+            and raw.dtype.kind in "iu"
+            and nodata is not None
+            and float(nodata).is_integer()
+        ):
+            ok &= raw[j] != raw.dtype.type(nodata)
             continue
         if MaskFlags.per_dataset in flags:
             if per_dataset_done:
