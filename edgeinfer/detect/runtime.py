@@ -117,6 +117,18 @@ class RuntimeOptions:
             )
 
 
+def onnxruntime_name(provider: str) -> str:
+    """onnxruntime's name of a provider (``cuda`` -> ``CUDAExecutionProvider``)."""
+    if provider not in _ORT_NAMES:
+        raise unknown_name("provider", provider, tuple(_ORT_NAMES))
+    return _ORT_NAMES[provider]
+
+
+def available_providers() -> tuple[str, ...]:
+    """The execution providers (onnxruntime names) the installed onnxruntime offers."""
+    return tuple(import_onnxruntime().get_available_providers())
+
+
 def requested_providers(provider: str, available: Sequence[str]) -> list[str]:
     """onnxruntime provider names to ask for, in order, keeping those ``available``."""
     if provider not in PROVIDERS:
