@@ -16,7 +16,15 @@ import typer
 from edgeinfer.errors import EdgeInferError
 
 # Subcommand modules, in the order `edgeinfer --help` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("detect", "models", "evaluate", "passes", "run", "faults", "bench")
+COMMAND_MODULES: tuple[str, ...] = (
+    "detect",
+    "models",
+    "evaluate",
+    "passes",
+    "run",
+    "faults",
+    "bench",
+)
 
 GDAL_CACHE_MB = 64  # per process; see edgeinfer.scene.set_gdal_cache_mb
 
