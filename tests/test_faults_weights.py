@@ -102,3 +102,20 @@ def test_checksums_see_every_single_bit_upset_and_restore_repairs(
         memory.digest("md5")
     with pytest.raises(ConfigError, match="outside"):
         memory.locate(memory.bits)
+
+
+def test_largest_tensor_bytes_by_hand(tmp_path: Path) -> None:
+    """The padded test model (tests/test_faults_guard.py): x [1, 1, 64, 64] padded by 2 px on
+    each side is 68 x 68 float32 = 18,496 B; with the top pad upset to 2 + 2**18 it is
+    (64 + 4 + 262144) x 68 x 4 = 71,321,664 B."""
+    from test_faults_guard import _padded_model
+
+    from edgeinfer.faults.weights import largest_tensor_bytes
+
+    memory = WeightMemory(_padded_model(tmp_path / "p.onnx", 2).read_bytes())
+    dims = {"x": [1, 1, 64, 64], "valid": [1, 1, 64, 64]}
+    assert largest_tensor_bytes(memory.model_bytes(), dims) == 68 * 68 * 4
+    span = next(s for s in memory.spans if s.name == "pads")
+    memory.upset(np.array([8 * span.offset_bytes + 64 * 2 + 18]))
+    assert largest_tensor_bytes(memory.model_bytes(), dims) == (64 + 4 + 2**18) * 68 * 4
+    assert largest_tensor_bytes(b"garbage", dims) is None

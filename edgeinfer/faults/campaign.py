@@ -34,6 +34,7 @@ from edgeinfer.faults.guard import FaultedDetector
 from edgeinfer.faults.plan import OBJECT_DETECTORS, Arm, CampaignConfig, default_arms
 from edgeinfer.faults.records import RecordReport, store_and_send
 from edgeinfer.faults.results import ArmResult, CampaignResult, model_row
+from edgeinfer.faults.sandbox import Sandbox
 from edgeinfer.faults.scenes import CampaignScene, alert_boxes, cloud_pixels, match_alerts
 from edgeinfer.faults.seu import upset_tile
 from edgeinfer.scene.types import Tile
@@ -50,6 +51,8 @@ class _Setup:
     clean: dict[tuple[int, str], dict[str, DetectorOutput]]
     tile_s: dict[str, float]
     reload_s: dict[str, float]
+    options: RuntimeOptions
+    sandbox: Sandbox | None = None
 
 
 def run_campaign(
@@ -64,19 +67,22 @@ def run_campaign(
     setup = _setup(scenes, config, registry or ModelRegistry())
     results: list[ArmResult] = []
     clean_alerts: list[list[Alert]] = []  # trial 0, capture -> alerts (records arms)
-    for arm in arms:
-        t0 = time.perf_counter()
-        result = ArmResult(arm)
-        if arm.target == "records":
-            _record_arm(result, scenes, config, setup, clean_alerts)
-        else:
-            trials = config.input_trials if arm.target == "inputs" else config.trials
-            trials = 1 if arm.target == "none" else trials
-            for trial in range(trials):
-                _trial(result, scenes, config, setup, trial, clean_alerts)
-        result.wall_s = time.perf_counter() - t0
-        logger.debug("campaign arm %r: %s", arm.name, result.row(None))
-        results.append(result)
+    with Sandbox(setup.options, config.memory_limit_mb) as sandbox:
+        setup.sandbox = sandbox
+        for arm in arms:
+            t0, crashes = time.perf_counter(), sandbox.crashes
+            result = ArmResult(arm)
+            if arm.target == "records":
+                _record_arm(result, scenes, config, setup, clean_alerts)
+            else:
+                trials = config.input_trials if arm.target == "inputs" else config.trials
+                trials = 1 if arm.target == "none" else trials
+                for trial in range(trials):
+                    _trial(result, scenes, config, setup, trial, clean_alerts)
+            result.runtime_crashes = sandbox.crashes - crashes
+            result.wall_s = time.perf_counter() - t0
+            logger.debug("campaign arm %r: %s", arm.name, result.row(None))
+            results.append(result)
     models = [model_row(name, d, config) for name, d in sorted(setup.golden.items())]
     return CampaignResult(config, models, results)
 
@@ -85,7 +91,7 @@ def _setup(
     scenes: Sequence[CampaignScene], config: CampaignConfig, registry: ModelRegistry
 ) -> _Setup:
     options = RuntimeOptions(provider=config.provider, intra_op_threads=config.threads)
-    setup = _Setup([], {}, {}, {}, {})
+    setup = _Setup([], {}, {}, {}, {}, options)
     for index, scene in enumerate(scenes):
         chosen: dict[str, ModelInfo] = {}
         for detector in ("cloud", *OBJECT_DETECTORS):
@@ -119,13 +125,14 @@ def _runners(
     return {
         name: FaultedDetector(
             setup.golden[name].info,
-            RuntimeOptions(provider=config.provider, intra_op_threads=config.threads),
+            setup.options,
             config.batch_size,
             seu=seu,
             mitigations=arm.mitigations,
             seed=[config.seed, trial, names.index(name)],
             golden=setup.golden[name],
             memory_limit_mb=config.memory_limit_mb,
+            sandbox=setup.sandbox,
         )
         for name in names
     }

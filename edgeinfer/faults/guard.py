@@ -19,8 +19,12 @@ passes (:meth:`FaultedDetector.advance_to`). Switchable mitigations (:class:`Mit
   are repaired one inference late; silent ones, e.g. in a float threshold, stay).
 
 A copy whose faulted weights make onnxruntime fail (a flipped axis, a pad of 2**40 px) is a
-*failure*: its tiles get no detections. Faulted sessions run on a capped memory arena
-(``memory_limit_mb``) so such a model fails fast instead of exhausting the host.
+*failure*: its tiles get no detections. Two guards keep such a model from exhausting the
+host: before a faulted copy runs on tiles of a new shape, ONNX shape inference sizes its
+tensors and a copy whose largest tensor exceeds a quarter of ``memory_limit_mb`` fails as
+out of memory without running [assumption: a graph needs several live tensors of that size
+at once]; what inference cannot size runs on onnxruntime's arena capped at
+``memory_limit_mb``.
 """
 
 from __future__ import annotations
@@ -38,8 +42,9 @@ import numpy.typing as npt
 from edgeinfer.detect.metadata import ModelInfo
 from edgeinfer.detect.runtime import Detector, DetectorOutput, RuntimeOptions
 from edgeinfer.errors import ConfigError, ModelError
+from edgeinfer.faults.sandbox import Sandbox
 from edgeinfer.faults.seu import SECONDS_PER_DAY, SEUModel
-from edgeinfer.faults.weights import CHECKSUMS, WeightMemory
+from edgeinfer.faults.weights import CHECKSUMS, WeightMemory, largest_tensor_bytes
 from edgeinfer.scene.types import Tile
 
 logger = logging.getLogger(__name__)
@@ -134,6 +139,7 @@ class _Copy:
     detector: Detector | None = None  # session of the faulted image (None: use the golden)
     broken: bool = False  # its image failed to load
     dirty: bool = False  # changed since the session was built
+    sized: set[tuple[int, ...]] = field(default_factory=set)  # input shapes checked to fit
     stats: FaultStats = field(default_factory=FaultStats)
 
 
@@ -141,6 +147,8 @@ class FaultedDetector:
     """A :class:`Detector` whose weights take upsets; see the module docstring.
 
     ``seed``: the copies' random streams are ``numpy.random.default_rng([*seed, copy])``.
+    ``sandbox``: run upset copies in that child process (a crash of the runtime becomes a
+    failure); without one they run in this process, where a crash is a crash, as on board.
     ``start_s``: the simulated time the weights were loaded. ``golden``: an already built
     golden :class:`Detector` to share (its session is not modified).
     """
@@ -157,15 +165,18 @@ class FaultedDetector:
         start_s: float = 0.0,
         golden: Detector | None = None,
         memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB,
+        sandbox: Sandbox | None = None,
     ) -> None:
         self.info = info
         self.batch_size = batch_size
         self.seu = seu
+        self.sandbox = sandbox
         self.mitigations = Mitigations.coerce(mitigations)
         self.options = options or RuntimeOptions()
         self.golden = golden or Detector(info, self.options, batch_size)
         self.provider = self.golden.provider
         data = self._golden_bytes()
+        self._memory_limit_mb = memory_limit_mb
         self._faulted_options = dataclasses.replace(
             self.options, memory_limit_mb=memory_limit_mb, require_signature=False
         )
@@ -274,29 +285,68 @@ class FaultedDetector:
 
     # -- inference -------------------------------------------------------------------------
 
-    def _session(self, c: _Copy) -> Detector | None:
-        """The detector for copy ``c`` (golden when its memory is golden; None if broken)."""
+    def _fits(self, c: _Copy, tiles: Sequence[Tile]) -> bool:
+        """Whether faulted copy ``c`` fits the memory limit on these tiles (see module doc)."""
+        h, w = tiles[0].valid.shape
+        n = min(len(tiles), self.batch_size)
+        key = (n, h, w)
+        if key in c.sized:
+            return True
+        dims = {"x": [n, len(self.info.bands), h, w], "valid": [n, 1, h, w]}
+        largest = largest_tensor_bytes(c.memory.model_bytes(), dims)
+        if largest is not None and largest > self._memory_limit_mb * 2**20 // 4:
+            logger.debug(
+                "model %s: faulted copy needs a %.0f MiB tensor; out of memory",
+                self.info.name,
+                largest / 2**20,
+            )
+            return False
+        c.sized.add(key)
+        return True
+
+    def _refresh(self, c: _Copy) -> None:
+        """Forget what was known about copy ``c``'s last state once its memory changed."""
         if c.dirty:
-            c.dirty, c.broken = False, False
-            if c.memory.is_golden():
-                c.detector = None
-            else:
-                t0 = time.perf_counter()
-                try:
-                    c.detector = Detector(
-                        self.info,
-                        self._faulted_options,
-                        self.batch_size,
-                        model_bytes=c.memory.model_bytes(),
-                    )
-                except ModelError as exc:
-                    c.detector, c.broken = None, True
-                    logger.debug("model %s: faulted copy does not load (%s)", self.info.name, exc)
-                c.stats.sessions_built += 1
-                c.stats.build_s += time.perf_counter() - t0
-        if c.broken:
+            c.dirty, c.broken, c.detector = False, False, None
+            c.sized = set()
+
+    def _session(self, c: _Copy) -> Detector | None:
+        """In-process session of upset copy ``c`` (built once per state; None if it fails
+        to load)."""
+        if c.detector is None and not c.broken:
+            t0 = time.perf_counter()
+            try:
+                c.detector = Detector(
+                    self.info,
+                    self._faulted_options,
+                    self.batch_size,
+                    model_bytes=c.memory.model_bytes(),
+                )
+            except ModelError as exc:
+                c.broken = True
+                logger.debug("model %s: faulted copy does not load (%s)", self.info.name, exc)
+            c.stats.sessions_built += 1
+            c.stats.build_s += time.perf_counter() - t0
+        return c.detector
+
+    def _run_upset(self, c: _Copy, tiles: Sequence[Tile]) -> list[DetectorOutput] | None:
+        """Run upset copy ``c`` (in the sandbox when there is one); None when it fails."""
+        c.stats.faulted_tile_runs += len(tiles)
+        if not self._fits(c, tiles):
             return None
-        return c.detector or self.golden
+        if self.sandbox is not None:
+            return self.sandbox.run(self.info, c.memory.model_bytes(), self.batch_size, tiles)
+        detector = self._session(c)
+        if detector is None:
+            return None
+        before = detector.inference_s
+        try:
+            return detector.run(tiles)
+        except ModelError as exc:
+            logger.debug("model %s: faulted copy fails to run (%s)", self.info.name, exc)
+            return None
+        finally:
+            self.inference_s += detector.inference_s - before
 
     def _failed(self, c: _Copy) -> None:
         c.stats.failures += 1
@@ -316,26 +366,22 @@ class FaultedDetector:
             self.scrub()
         per_copy: list[list[DetectorOutput | None]] = []
         for c in self._copies:
-            detector = self._session(c)
+            self._refresh(c)
             c.stats.copy_tile_runs += len(tiles)
-            if detector is None:
+            if c.memory.is_golden():
+                if clean is not None:
+                    per_copy.append(list(clean))
+                    continue
+                before = self.golden.inference_s
+                per_copy.append(list(self.golden.run(tiles)))
+                self.inference_s += self.golden.inference_s - before
+                continue
+            outs = self._run_upset(c, tiles) if tiles else []
+            if outs is None:
                 self._failed(c)
                 per_copy.append([None] * len(tiles))
-                continue
-            if detector is not self.golden:
-                c.stats.faulted_tile_runs += len(tiles)
-            if detector is self.golden and clean is not None:
-                per_copy.append(list(clean))
-                continue
-            before = detector.inference_s
-            try:
-                outs: list[DetectorOutput | None] = list(detector.run(tiles))
-            except ModelError as exc:
-                logger.debug("model %s: faulted copy fails to run (%s)", self.info.name, exc)
-                self._failed(c)
-                outs = [None] * len(tiles)
-            self.inference_s += detector.inference_s - before
-            per_copy.append(outs)
+            else:
+                per_copy.append(list(outs))
         self.tiles_run += len(tiles)
         if len(per_copy) == 1:
             return [

@@ -27,6 +27,7 @@ class ArmResult:
     input_upsets: int = 0
     compute_s: float = 0.0
     records: RecordReport | None = None
+    runtime_crashes: int = 0
     wall_s: float = 0.0
 
     def add_match(self, detector: str, result: MatchResult) -> None:
@@ -72,6 +73,7 @@ class ArmResult:
             + self.input_upsets
             + (self.records.upset_events if self.records else 0),
             "model_failures": self.weights.failures,
+            "runtime_crashes": self.runtime_crashes,
             "scrubs": self.weights.scrubs,
             "weights": self.weights.as_dict(),
             "compute_x": round(own / per_capture, 4) if own and per_capture else None,

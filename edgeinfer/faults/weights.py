@@ -181,3 +181,42 @@ class WeightMemory:
             array = raw.view(np.dtype(span.dtype)).reshape(span.shape)
             tensor.CopyFrom(numpy_helper.from_array(array, tensor.name))
         return bytes(model.SerializeToString())
+
+
+def largest_tensor_bytes(model_bytes: bytes, input_dims: dict[str, list[int]]) -> int | None:
+    """Bytes of the largest tensor whose shape ONNX shape inference can work out when the
+    graph inputs have ``input_dims`` (e.g. ``{"x": [8, 7, 512, 512], "valid": [8, 1, 512,
+    512]}``); None when the model cannot be parsed or inferred. Constant pads, slice bounds
+    and shape arithmetic are propagated (``data_prop``), so an upset that makes a ``Pad``
+    ask for terabytes shows here before anything runs."""
+    import onnx
+    from onnx import shape_inference
+
+    try:
+        model = onnx.load_model_from_string(model_bytes)
+        for graph_input in model.graph.input:
+            dims = input_dims.get(graph_input.name)
+            if dims is None:
+                continue
+            shape = graph_input.type.tensor_type.shape
+            for dim, value in zip(shape.dim, dims, strict=False):
+                dim.ClearField("dim_param")
+                dim.dim_value = value
+        inferred = shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+    except Exception:  # a broken faulted graph: onnxruntime will refuse it anyway
+        return None
+    largest = 0
+    for info in [*inferred.graph.value_info, *inferred.graph.output]:
+        tensor = info.type.tensor_type
+        shape_dims: list[Any] = list(tensor.shape.dim) if tensor.HasField("shape") else []
+        if not shape_dims or not all(d.HasField("dim_value") for d in shape_dims):
+            continue
+        try:
+            itemsize = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).itemsize
+        except (KeyError, ValueError, TypeError):
+            continue
+        count = 1
+        for d in shape_dims:
+            count *= max(int(d.dim_value), 0)
+        largest = max(largest, count * itemsize)
+    return largest
