@@ -256,7 +256,24 @@ def evaluate_ship(
         results[info.name] = entry
     if not results:
         raise SceneError(f"no ship model fits the {kind} images in {data_dir}")
+    _compare_on_held_out(results, registry)
     return results
+
+
+def _compare_on_held_out(results: dict[str, dict[str, Any]], registry: ModelRegistry) -> None:
+    """For each learned model scored here, every model's scores on the items that learned
+    model was not trained on (``on_items_not_trained_by``): the like-for-like comparison
+    that decides whether a learned model may become the default."""
+    for learned in sorted(results):
+        trained = trained_items(registry.get_model(learned))
+        if not trained:
+            continue
+        for entry in results.values():
+            total = MatchResult(0, 0, 0)
+            for p in entry["per_image"]:
+                if p["item"] not in trained:
+                    total = total + MatchResult(p["n_true"], p["n_pred"], p["tp"])
+            entry.setdefault("on_items_not_trained_by", {})[learned] = total.summary()
 
 
 def print_ship(results: dict[str, dict[str, Any]]) -> None:

@@ -32,7 +32,7 @@ def builders() -> dict[str, Builder]:
 
 
 # Detector modules that contribute builders.
-_MODULES: tuple[str, ...] = ("fire", "cloud", "ship_sar", "ship_optical")
+_MODULES: tuple[str, ...] = ("fire", "cloud", "ship_sar", "ship_optical", "ship_cnn")
 
 
 def finalize(model: onnx.ModelProto, metadata: dict[str, object]) -> onnx.ModelProto:

@@ -1,0 +1,194 @@
+"""Learned ship segmenters as ONNX graphs, from trained weights (no torch needed).
+
+``ship_sar_cnn`` (one SAR band) and ``ship_optical_cnn`` (Sentinel-2 B02, B03, B04, B08,
+B11). The weights (``train/ship_<kind>_cnn.npz``) come from
+:mod:`edgeinfer.models_build.train.ship_cnn` (CPU torch, seed 0, the development items of
+HRSID or sen2ships with every third item held out; the file records the split). This module
+rebuilds the network layer by layer with ONNX operators, so ``edgeinfer models build`` is
+byte-identical without torch:
+
+- normalisation per band ``z = (ln max(x, 1e-3 mean(x)) - mean) / sd`` over the tile's
+  valid pixels (invariant to a gain and to amplitude vs intensity);
+- U-Net: two 3x3 Conv + Relu per level, MaxPool 2x2 (ceil), nearest Resize to the skip
+  connection's size (``asymmetric``/``floor``, PyTorch's ``nearest``), Concat, 1x1 head;
+- ship (class 2) where ``sigmoid(logit) > 0.5``; confidence = that probability.
+
+They are shipped beside the classical models at a lower version (0.x), so the registry
+keeps choosing ``ship_sar`` / ``ship_optical`` unless a CNN is asked for by name: a CNN is the
+default only if ``edgeinfer eval ship`` shows it better on items it was not trained on
+(docs/detectors.md).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from edgeinfer.models_build.onnx_ops import GraphBuilder, Tensor
+from edgeinfer.models_build.registry import finalize
+
+VERSION = "0.1.0"
+TRAIN_DIR = Path(__file__).parent / "train"
+PROBABILITY = 0.5  # decision threshold on the sigmoid output
+PRODUCTS = {"sar": "sar", "optical": "sentinel2"}
+UNITS = {"sar": "amplitude", "optical": "reflectance"}
+
+
+def _load(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    with np.load(path) as npz:
+        weights = {k: np.asarray(npz[k], dtype=np.float32) for k in npz.files if k != "provenance"}
+        provenance = json.loads(str(npz["provenance"]))
+    return weights, provenance
+
+
+def _sum_hw(g: GraphBuilder, t: Tensor) -> Tensor:
+    return g.op("ReduceSum", t, g.ints(2, 3), keepdims=1)
+
+
+def _normalise(g: GraphBuilder, x: Tensor, v: Tensor) -> Tensor:
+    """Per-tile standardised log of ``x`` over the valid pixels ``v`` (float 0/1)."""
+    n = g.maximum(_sum_hw(g, v), 1.0)
+    mean_x = g.div(_sum_hw(g, g.mul(x, v)), n)
+    lx = g.op("Log", g.maximum(x, g.add(g.mul(mean_x, 1e-3), 1e-30)))
+    mu = g.div(_sum_hw(g, g.mul(lx, v)), n)
+    d = g.sub(lx, mu)
+    var = g.div(_sum_hw(g, g.mul(g.mul(d, d), v)), n)
+    return g.mul(g.div(d, g.maximum(g.sqrt(var), 1e-6)), v)
+
+
+class _Net:
+    """The U-Net's layers as ONNX nodes, weights by their torch state_dict names."""
+
+    def __init__(self, g: GraphBuilder, weights: dict[str, np.ndarray]) -> None:
+        self.g = g
+        self.w = weights
+
+    def conv(self, t: Tensor, name: str) -> Tensor:
+        kernel = self.w[f"{name}.weight"]
+        pad = kernel.shape[-1] // 2
+        w, b = self.g.const(kernel), self.g.const(self.w[f"{name}.bias"])
+        return self.g.op("Conv", t, w, b, pads=[pad] * 4, kernel_shape=list(kernel.shape[-2:]))
+
+    def block(self, t: Tensor, name: str) -> Tensor:
+        relu = self.g.op("Relu", self.conv(t, f"{name}.0"))
+        return self.g.op("Relu", self.conv(relu, f"{name}.2"))
+
+    def pool(self, t: Tensor) -> Tensor:
+        return self.g.op("MaxPool", t, kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1)
+
+    def up_to(self, t: Tensor, like: Tensor) -> Tensor:
+        g = self.g
+        sizes = g.op(
+            "Concat",
+            g.op("Slice", g.op("Shape", t), g.ints(0), g.ints(2), g.ints(0)),
+            g.op("Slice", g.op("Shape", like), g.ints(2), g.ints(4), g.ints(0)),
+            axis=0,
+        )
+        return g.op(
+            "Resize",
+            t,
+            "",
+            "",
+            sizes,
+            mode="nearest",
+            coordinate_transformation_mode="asymmetric",
+            nearest_mode="floor",
+        )
+
+    def forward(self, z: Tensor) -> Tensor:
+        g = self.g
+        e1 = self.block(z, "enc1")
+        e2 = self.block(self.pool(e1), "enc2")
+        m = self.block(self.pool(e2), "mid")
+        d2 = self.block(g.op("Concat", self.up_to(m, e2), e2, axis=1), "dec2")
+        d1 = self.block(g.op("Concat", self.up_to(d2, e1), e1, axis=1), "dec1")
+        return self.conv(d1, "head")
+
+
+def build_cnn(kind: str, path: Path | None = None) -> onnx.ModelProto:
+    """The learned ``kind`` (sar|optical) ship model from its weights (see module doc)."""
+    weights, provenance = _load(path or TRAIN_DIR / f"ship_{kind}_cnn.npz")
+    bands = tuple(provenance.get("bands", ["SAR"]))
+    name = f"ship_{kind}_cnn"
+    g = GraphBuilder(name, bands)
+    v = g.to_float(g.valid)
+    x = g.mul(g.x, v)
+    z = _normalise(g, x, v)
+    prob = g.op("Sigmoid", _Net(g, weights).forward(z))
+    ship = g.and_(g.valid, g.gt(prob, PROBABILITY))
+    cls = g.where(ship, g.const(2, np.uint8), g.const(0, np.uint8))
+    g.set_outputs(cls, g.where(ship, prob, 0.0))
+    return finalize(g.model(__doc__ or ""), _metadata(kind, name, bands, provenance))
+
+
+def _metadata(
+    kind: str, name: str, bands: tuple[str, ...], provenance: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "detector": "ship",
+        "version": VERSION,
+        "product": PRODUCTS[kind],
+        "bands": list(bands),
+        "units": [UNITS[kind]] * len(bands),
+        "scaling": {"scale": 1.0, "offset": 0.0},
+        "tile_size": "512",
+        "aux_inputs": [],
+        "outputs": {"0": "none", "2": "ship"},
+        "min_pixels": "4",
+        "thresholds": {"probability": PROBABILITY},
+        "training": provenance,
+        "builder": f"edgeinfer.models_build.ship_cnn:build_cnn({kind!r})",
+        "source": (
+            "Small U-Net (O. Ronneberger et al., MICCAI 2015) trained by "
+            f"edgeinfer/models_build/train/ship_cnn.py on {provenance.get('data')}: "
+            + _DATA_SOURCES[kind]
+        ),
+        "description": _DESCRIPTIONS[kind],
+        "algorithm": (
+            "z = per-band standardised ln value over the tile's valid pixels; 3-level U-Net "
+            f"(widths {provenance.get('widths')}), ship where sigmoid > 0.5. Trained on "
+            f"{len(provenance.get('train_items', []))} chips, seed {provenance.get('seed')}; "
+            "the held-out chips are listed in the training metadata."
+        ),
+    }
+
+
+_DATA_SOURCES = {
+    "sar": "HRSID, S. Wei et al., IEEE Access 8, 2020 (GPL-3.0 data)",
+    "optical": "sen2ships (MIT; Copernicus Sentinel-2 data 2022-2023)",
+}
+_DESCRIPTIONS = {
+    "sar": (
+        "Learned SAR ship segmenter for high-resolution (0.5-3 m) single-band SAR; gain- and "
+        "power-invariant input; not the default ship model."
+    ),
+    "optical": (
+        "Learned Sentinel-2 ship segmenter (10 m, B02/B03/B04/B08/B11), gain-invariant "
+        "input; not the default ship model."
+    ),
+}
+
+
+def build_ship_sar_cnn() -> onnx.ModelProto:
+    return build_cnn("sar")
+
+
+def build_ship_optical_cnn() -> onnx.ModelProto:
+    return build_cnn("optical")
+
+
+# A learned model is listed once its weights are committed (train/ship_<kind>_cnn.npz).
+BUILDERS: dict[str, Callable[[], onnx.ModelProto]] = {
+    name: builder
+    for name, builder in (
+        ("ship_sar_cnn", build_ship_sar_cnn),
+        ("ship_optical_cnn", build_ship_optical_cnn),
+    )
+    if (TRAIN_DIR / f"{name}.npz").is_file()
+}
