@@ -39,7 +39,8 @@ class UnknownNameError(EdgeInferError, KeyError):
 
 
 class ConfigError(EdgeInferError, ValueError):
-    """A mission or option value is invalid; the message names the key, value and what is allowed."""
+    """A mission or option value is invalid; the message names the key, the value and what is
+    allowed."""
 
 
 class OrbitError(EdgeInferError, ValueError):

@@ -10,7 +10,8 @@ replaces ``f`` of the background. In TOA-reflectance units that is
 with the solar spectral irradiance ``E_sun`` at 1 AU taken as a 5772 K blackbody seen under the
 solar solid angle (IAU 2015 Resolution B3 nominal solar values: T_eff = 5772 K,
 R_sun = 6.957e8 m; 1 AU = 1.495978707e11 m). The blackbody Sun is within ~20 % of measured
-solar spectra (e.g. Thuillier 2003) in the NIR and SWIR bands that matter for fire detection (OLI B5/B6/B7: 992/203/75 here against the commonly quoted 951/247/85 W m-2 um-1) [derived].
+solar spectra (e.g. Thuillier 2003) in the NIR and SWIR bands that matter for fire detection
+(OLI B5/B6/B7: 992/203/75 here against the commonly quoted 951/247/85 W m-2 um-1) [derived].
 """
 
 from __future__ import annotations
