@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "evaluate",
     "passes",
     "run",
+    "sweep",
     "faults",
     "bench",
 )

@@ -18,6 +18,8 @@ Defaults and their sources:
 * ``forward_if_no_contact_within_s`` 600: a satellite keeps its alerts if it will see a ground
   station within 10 minutes [assumption: an operator's choice].
 * ``tick_s`` 60: relays happen at multiples of this (the routing's time grid).
+* ``relay_horizon_s`` 3600: alerts raised this long after their capture are still routed at
+  planned relay barriers (:mod:`edgeinfer.relay.drive`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class CrosslinksConfig(BaseModel):
     setup_s: float = Field(default=0.0, ge=0.0)
     forward_if_no_contact_within_s: float = Field(default=600.0, ge=0.0)
     tick_s: float = Field(default=60.0, ge=1.0, le=3600.0)
+    relay_horizon_s: float = Field(default=3600.0, ge=0.0)
     search_step_s: float = Field(default=10.0, gt=0.0, le=120.0)
 
     @model_validator(mode="after")

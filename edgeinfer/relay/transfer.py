@@ -29,7 +29,6 @@ import numpy as np
 from edgeinfer.budget.power import advance_stored
 from edgeinfer.errors import LinkError
 from edgeinfer.link import OnboardQueue, PacketKey, PacketKind, decode_packet
-from edgeinfer.node.events import Event
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +59,9 @@ class _Node(Protocol):
 class _Group(Protocol):
     nodes: Mapping[int, Any]
     fleet: Any
+    windows: Sequence[tuple[float, Sequence[Any]]]
 
-    def run(self, events: Sequence[Event], until_s: float) -> dict[str, Any]: ...
+    def run(self, window: int) -> dict[str, Any]: ...
 
 
 def store_relayed(queue: OnboardQueue, packets: Sequence[bytes]) -> tuple[list[PacketKey], int]:
@@ -113,15 +113,12 @@ def charge_energy(fleet: Any, slot: int, energy_wh: float) -> None:
 
 
 def relay_step(
-    group: _Group,
-    incoming: RelayIn,
-    events: Sequence[Event],
-    until_s: float,
-    senders: Mapping[int, int],
+    group: _Group, incoming: RelayIn, window: int, senders: Mapping[int, int]
 ) -> dict[str, Any]:
-    """One step of a group in a mission with crosslinks: apply ``incoming`` at its time (custody
-    acks, received packets, energy), run ``events`` up to ``until_s``, then take the packets of
-    ``senders`` ({satellite: max bytes}) for the driver to carry."""
+    """One step of a group in a mission with crosslinks: apply ``incoming`` (custody acks,
+    received packets, energy) where the group stands (the end of the last window it ran, the
+    previous relay barrier), run its windows up to ``window``, then take the packets of
+    ``senders`` ({satellite: max bytes}) at the end of that window for the driver to carry."""
     nodes = group.nodes
     for sat, keys in incoming.acks.items():
         node = nodes[sat]
@@ -134,7 +131,8 @@ def relay_step(
         crc_failures += bad
     for sat, wh in incoming.energy_wh.items():
         charge_energy(group.fleet, nodes[sat].slot, wh)
-    out = group.run(events, until_s)
+    out = group.run(window)
+    until_s = float(group.windows[window][0])
     outgoing = {
         sat: take_for_relay(nodes[sat].queue, limit, nodes[sat].posix(until_s))
         for sat, limit in senders.items()

@@ -94,6 +94,8 @@ def render_report(
     temperature_c: npt.NDArray[np.float32],
 ) -> str:
     """The page as a string."""
+    from edgeinfer.report.economics import operator_sections  # imports this module's helpers
+
     total = metrics["total"]
     run = metrics.get("run", {})
     title = f"edgeinfer mission {run.get('mission', '')}"
@@ -137,6 +139,7 @@ drives the budgets and makes runs reproducible) and <i>measured</i> (this host's
 wall time).</p>
 <h2>Summary</h2><table>{rows}</table>{missed_html}
 <h2>Satellites</h2><table><tr><th>satellite</th>{head}</tr>{sat_rows}</table>
+{operator_sections(metrics)}
 <h2>Figures</h2>{"".join(figs)}
 </body></html>
 """
