@@ -8,7 +8,9 @@ absent (a user's clone).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,3 +37,26 @@ def shared() -> type:
         path = staticmethod(shared_path)
 
     return _Shared
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[Any]:
+    """ONE Ray per test session for every module that needs it, on loopback
+    (../shared/ENVIRONMENT.md), without the dashboard; shut down at the end."""
+    ray = pytest.importorskip("ray")
+    before = os.environ.get("RAY_AUTH_MODE")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    started = not ray.is_initialized()
+    if started:
+        ray.init(
+            _node_ip_address="127.0.0.1",
+            include_dashboard=False,
+            num_cpus=2,
+            resources={"edgeinfer_satellite_slot": 64},
+            log_to_driver=False,
+        )
+    yield ray
+    if started:
+        ray.shutdown()
+    if before is None:
+        os.environ.pop("RAY_AUTH_MODE", None)

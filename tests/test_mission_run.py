@@ -9,9 +9,7 @@ identical to a run without Ray); a 1-satellite mission and every example mission
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,27 +26,6 @@ ray = pytest.importorskip("ray")
 
 pytestmark = pytest.mark.slow
 MISSIONS = sorted(sample_mission_path().parent.glob("*.toml"))
-
-
-@pytest.fixture(scope="session")
-def ray_session() -> Iterator[Any]:
-    """One Ray per test session, on loopback (../shared/ENVIRONMENT.md), shut down at the end."""
-    before = os.environ.get("RAY_AUTH_MODE")
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    started = not ray.is_initialized()
-    if started:
-        ray.init(
-            _node_ip_address="127.0.0.1",
-            include_dashboard=False,
-            num_cpus=2,
-            resources={"edgeinfer_satellite_slot": 64},
-            log_to_driver=False,
-        )
-    yield ray
-    if started:
-        ray.shutdown()
-    if before is None:
-        os.environ.pop("RAY_AUTH_MODE", None)
 
 
 @pytest.fixture(scope="module")

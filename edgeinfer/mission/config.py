@@ -14,18 +14,21 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from edgeinfer.budget import PowerConfig, ThermalConfig, load_accelerators
+from edgeinfer.budget.economics import EconomicsConfig
+from edgeinfer.mission.config_faults import FaultsSection, UplinkSection
+from edgeinfer.mission.schema import Table, resolve_path
 from edgeinfer.orbit.stations import (
     DEFAULT_DOWNLINK_RATE_BPS,
     DEFAULT_MIN_ELEVATION_DEG,
     builtin_stations,
 )
 from edgeinfer.orbit.timeutil import as_utc
+from edgeinfer.relay.config import CrosslinksConfig
 
 _POWER = PowerConfig()
 _THERMAL = ThermalConfig()
@@ -40,19 +43,8 @@ DetectorName = Literal["fire", "ship", "cloud"]
 _ALL: tuple[DetectorName, ...] = ("cloud", "fire", "ship")
 
 
-class _Table(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _resolve(value: str | None, info: ValidationInfo) -> str | None:
-    """A path relative to the mission file's folder (URLs and absolute paths unchanged)."""
-    if value is None or "://" in value:
-        return value
-    base = (info.context or {}).get("base_dir")
-    path = Path(value).expanduser()
-    if not path.is_absolute() and base is not None:
-        path = Path(base) / path
-    return str(path.resolve()) if base is not None else str(path)
+_Table = Table
+_resolve = resolve_path
 
 
 class MissionSection(_Table):
@@ -194,6 +186,9 @@ class DetectionSection(_Table):
     batch_size: int = Field(default=2, ge=1, le=1024)
     threads: int | Literal["auto"] = "auto"
     models_dir: str | None = None
+    # Larger scenes are reported as failed instead of tiled (a 20,000 x 20,000 px product;
+    # a Sentinel-2 tile is 10,980 x 10,980 at 10 m, a Landsat scene ~7,800 x 7,700).
+    max_scene_pixels: int = Field(default=400_000_000, ge=1)
 
     @field_validator("models_dir")
     @classmethod
@@ -294,6 +289,9 @@ class DownlinkSection(_Table):
     max_chip_bytes_per_pass: int | None = Field(default=None, gt=0)
     min_chip_priority: int = Field(default=0, ge=0, le=255)
     batch_packets: int = Field(default=1024, ge=1, le=100_000)
+    # ARQ inside a pass: unacknowledged packets are resent up to this many more times while
+    # the pass has capacity left (edgeinfer.link.Downlink; docs/link.md).
+    retransmit_rounds: int = Field(default=2, ge=0, le=100)
     priority: dict[str, int] = Field(default_factory=lambda: {"fire": 200, "ship": 150})
 
     @field_validator("priority")
@@ -370,6 +368,10 @@ class MissionConfig(_Table):
     downlink: DownlinkSection = Field(default_factory=lambda: DownlinkSection())
     output: OutputSection = Field(default_factory=lambda: OutputSection())
     execution: ExecutionSection = Field(default_factory=lambda: ExecutionSection())
+    faults: FaultsSection = Field(default_factory=lambda: FaultsSection())
+    uplink: UplinkSection = Field(default_factory=lambda: UplinkSection())
+    crosslinks: CrosslinksConfig = Field(default_factory=lambda: CrosslinksConfig())
+    economics: EconomicsConfig = Field(default_factory=lambda: EconomicsConfig())
     source: str | None = None
 
     @model_validator(mode="after")
@@ -382,6 +384,17 @@ class MissionConfig(_Table):
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
             raise ValueError(f"scene_id {dup[0]!r} is used twice; give unique scene ids")
+        hours = self.mission.duration_h
+        late = [t for t in self.faults.kill_times_h if t >= hours]
+        if late:
+            raise ValueError(
+                f"faults.kill_times_h: {late[0]} h is not inside the mission (0 < t < {hours} h)"
+            )
+        late = [m.at_h for m in self.uplink.models if m.at_h >= hours]
+        if late:
+            raise ValueError(
+                f"uplink.models: at_h = {late[0]} is not inside the mission (0 <= t < {hours} h)"
+            )
         return self
 
     def power_config(self) -> PowerConfig:

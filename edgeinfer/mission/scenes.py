@@ -82,69 +82,110 @@ class MissionScene:
         }
 
 
-def open_mission_scenes(config: MissionConfig) -> list[MissionScene]:
+def open_mission_scenes(
+    config: MissionConfig, failed: list[dict[str, Any]] | None = None
+) -> list[MissionScene]:
     """Open every scene of ``config`` (generating the sample data first when the embedded
-    sample mission needs it)."""
+    sample mission needs it).
+
+    ``failed``: when given, a scene that cannot be used (missing, corrupt or truncated file,
+    wrong bands, no georeference, larger than ``detection.max_scene_pixels``) is appended to
+    it as ``{"scene", "path", "error"}`` and the mission goes on with the others (an error
+    only when none is left); without it the first such scene raises."""
     if _is_sample(config):
         ensure_sample_data(config)
     out: list[MissionScene] = []
-    seen: dict[str, str] = {}
-    registry = ModelRegistry(config.detection.models_dir)
-    wanted = tuple(dict.fromkeys(config.detection.detectors))
     for i, spec in enumerate(config.scenes):
         where = f"scenes[{i}] ({spec.path})"
         try:
-            scene = open_scene(
-                spec.path, product=spec.product, bands=spec.bands, scene_id=spec.scene_id
-            )
+            out.append(_open_one(config, spec, where, out))
+        except ConfigError:  # the mission file's mistake (duplicate id, truth file): stop
+            raise
         except EdgeInferError as exc:
-            raise type(exc)(f"{where}: {exc}") from None
-        key = scene.scene_id
-        if key in seen:
-            scene.close()
-            raise ConfigError(
-                f"{where}: scene id {key!r} is already used by {seen[key]}; set scene_id = "
-                "'NAME' on one of them"
-            )
-        seen[key] = spec.path
-        try:
-            footprint = tuple(scene.footprint_lonlat())
-        except GeoreferenceError:
-            scene.close()
-            raise ConfigError(
-                f"{where}: the scene has no georeference, so no satellite can be scheduled "
-                "over it; use a georeferenced product (a GeoTIFF with a CRS)"
-            ) from None
-        daylight = spec.daylight_only
-        if daylight is None:
-            daylight = scene.product not in SAR_PRODUCTS
-        truth_path = spec.truth or _default_truth(spec.path)
-        truth = load_truth(truth_path, key) if truth_path else []
-        fitting = registry.fitting_detectors(scene.band_names, scene.product)
-        no_model = tuple(d for d in wanted if d not in fitting)
-        if no_model:
-            logger.warning(
-                "scene %s (%s, bands %s): no model fits detector(s) %s; skipped for this scene",
-                key,
-                scene.product,
-                ",".join(scene.band_names),
-                ", ".join(no_model),
-            )
-        ref = SceneRef(key, spec.path, scene.product, tuple(spec.bands) if spec.bands else None)
-        out.append(
-            MissionScene(
-                ref=ref,
-                scene=scene,
-                site=SceneSite(key, footprint, daylight),
-                raw_bytes=scene.raw_bytes,
-                compressed_bytes=compressed_size_bytes(scene),
-                truth=truth,
-                truth_path=truth_path,
-                detectors=tuple(d for d in wanted if d in fitting),
-                no_model=no_model,
-            )
-        )
+            if failed is None:
+                raise type(exc)(f"{where}: {exc}") from None
+            _note(failed, spec, f"{where}: {exc}")
+    if not out:
+        first = failed[0]["error"] if failed else "no scene"
+        raise ConfigError(f"no scene of the mission can be used ({first}); fix [[scenes]]")
     return out
+
+
+def _note(failed: list[dict[str, Any]], spec: Any, error: str) -> None:
+    name = spec.scene_id or Path(spec.path).stem
+    logger.error("scene %s skipped: %s", name, error)
+    failed.append({"scene": name, "path": spec.path, "stage": "open", "error": error})
+
+
+def _open_one(
+    config: MissionConfig, spec: Any, where: str, opened: list[MissionScene]
+) -> MissionScene:
+    registry = ModelRegistry(config.detection.models_dir)
+    wanted = tuple(dict.fromkeys(config.detection.detectors))
+    seen = {s.key: s.ref.source for s in opened}
+    scene = open_scene(spec.path, product=spec.product, bands=spec.bands, scene_id=spec.scene_id)
+    try:
+        return _describe(config, spec, where, scene, seen, registry, wanted)
+    except BaseException:
+        scene.close()
+        raise
+
+
+def _describe(
+    config: MissionConfig,
+    spec: Any,
+    where: str,
+    scene: RasterScene,
+    seen: dict[str, str],
+    registry: ModelRegistry,
+    wanted: tuple[str, ...],
+) -> MissionScene:
+    key = scene.scene_id
+    if key in seen:
+        raise ConfigError(
+            f"{where}: scene id {key!r} is already used by {seen[key]}; set scene_id = "
+            "'NAME' on one of them"
+        )
+    limit = config.detection.max_scene_pixels
+    if scene.width * scene.height > limit:
+        raise SceneError(
+            f"{scene.width} x {scene.height} px is more than "
+            f"detection.max_scene_pixels = {limit:,}; crop the product or raise the limit"
+        )
+    try:
+        footprint = tuple(scene.footprint_lonlat())
+    except GeoreferenceError:
+        raise GeoreferenceError(
+            "the scene has no georeference, so no satellite can be scheduled "
+            "over it; use a georeferenced product (a GeoTIFF with a CRS)"
+        ) from None
+    daylight = spec.daylight_only
+    if daylight is None:
+        daylight = scene.product not in SAR_PRODUCTS
+    truth_path = spec.truth or _default_truth(spec.path)
+    truth = load_truth(truth_path, key) if truth_path else []
+    fitting = registry.fitting_detectors(scene.band_names, scene.product)
+    no_model = tuple(d for d in wanted if d not in fitting)
+    if no_model:
+        logger.warning(
+            "scene %s (%s, bands %s): no model fits detector(s) %s; skipped for this scene",
+            key,
+            scene.product,
+            ",".join(scene.band_names),
+            ", ".join(no_model),
+        )
+    ref = SceneRef(key, spec.path, scene.product, tuple(spec.bands) if spec.bands else None)
+    return MissionScene(
+        ref=ref,
+        scene=scene,
+        site=SceneSite(key, footprint, daylight),
+        raw_bytes=scene.raw_bytes,
+        compressed_bytes=compressed_size_bytes(scene),
+        truth=truth,
+        truth_path=truth_path,
+        detectors=tuple(d for d in wanted if d in fitting),
+        no_model=no_model,
+    )
 
 
 def _default_truth(path: str) -> str | None:

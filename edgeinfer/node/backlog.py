@@ -13,6 +13,7 @@ reason that held them.
 
 from __future__ import annotations
 
+import copy
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -133,6 +134,18 @@ class Backlog:
         if not self._jobs:
             self._total_s = 0.0
 
+    def snapshot(self) -> tuple[list[Job], float]:
+        """Copies of the waiting jobs without their cached pixels, and the seconds they
+        still need (a checkpoint: the tiles are read again from the scene when their turn
+        comes)."""
+        return [bare_job(j) for j in self._jobs], self._total_s
+
+    def restore(self, state: tuple[list[Job], float]) -> None:
+        """Back to a :meth:`snapshot`."""
+        jobs, total_s = state
+        self._jobs = deque(bare_job(j) for j in jobs)
+        self._total_s = float(total_s)
+
     def drain(self) -> list[Job]:
         """Take every waiting job out (the mission ended)."""
         jobs = list(self._jobs)
@@ -143,3 +156,11 @@ class Backlog:
     def _drop(self, job: Job, reason: str) -> None:
         self._total_s -= job.remaining_s
         self._on_drop(job, reason)
+
+
+def bare_job(job: Job) -> Job:
+    """A copy of ``job`` without its cached tile (``remaining_s`` and ``waited`` kept)."""
+    out = copy.copy(job)
+    out.waited = set(job.waited)
+    out.tile = None
+    return out

@@ -12,20 +12,32 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from affine import Affine
 from rasterio.windows import Window
 
-from edgeinfer.detect import Alert, Detector, ModelRegistry, RuntimeOptions, objects_from_output
+from edgeinfer.detect import (
+    Alert,
+    Detector,
+    ModelInfo,
+    ModelRegistry,
+    RuntimeOptions,
+    objects_from_output,
+)
 from edgeinfer.detect.pipeline import cloud_fraction
-from edgeinfer.errors import ModelError
+from edgeinfer.errors import EdgeInferError, ModelError
 from edgeinfer.node.costs import CostModel
 from edgeinfer.node.settings import DetectionSettings, SceneRef
 from edgeinfer.scene import RasterScene, Tile, iter_tiles, tile_windows
 
 logger = logging.getLogger(__name__)
+
+Pick = Callable[[Detector], Any]
+"""Maps a process-wide detector to what one satellite runs for it (an accepted update, a
+fault-guarded copy, or the detector itself); anything with ``info`` and ``run(tiles)``."""
 
 
 @dataclass
@@ -107,6 +119,27 @@ class InferenceEngine:
         self._scenes[ref.key] = prepared
         return prepared
 
+    @property
+    def options(self) -> RuntimeOptions:
+        return self._options
+
+    def runner(self, name: str) -> Detector:
+        """The process's detector of model ``name`` (loaded on first use)."""
+        found = self._runners.get(name)
+        if found is None:
+            found = Detector(
+                self._registry.get_model(name), self._options, self.detection.batch_size
+            )
+            self._runners[name] = found
+        return found
+
+    def model_info(self, name: str) -> ModelInfo | None:
+        """The installed model called ``name``, or None when the models folder has none."""
+        try:
+            return self._registry.get_model(name)
+        except EdgeInferError:
+            return None
+
     def models_loaded(self) -> list[str]:
         return sorted(self._runners)
 
@@ -115,10 +148,13 @@ class InferenceEngine:
 
     # -- stages ----------------------------------------------------------------------------
 
-    def tiles(self, prepared: PreparedScene) -> Iterator[Tile]:
-        """The scene's tiles (streamed), in the bands its models need."""
+    def tiles(self, prepared: PreparedScene, on_error: str = "raise") -> Iterator[Tile]:
+        """The scene's tiles (streamed), in the bands its models need; ``on_error="invalid"``
+        turns an unreadable window into a tile without valid pixels (``meta["error"]``)."""
         d = self.detection
-        return iter_tiles(prepared.scene, d.tile_size, d.overlap, prepared.bands or None)
+        return iter_tiles(
+            prepared.scene, d.tile_size, d.overlap, prepared.bands or None, on_error=on_error
+        )
 
     def read_tile(self, prepared: PreparedScene, window: Window, core: Window) -> Tile:
         """One tile again (the same values :meth:`tiles` yields), for a tile whose data was
@@ -150,23 +186,29 @@ class InferenceEngine:
         )
 
     def cloud_fractions(
-        self, prepared: PreparedScene, tiles: Sequence[Tile]
+        self, prepared: PreparedScene, tiles: Sequence[Tile], pick: Pick | None = None
     ) -> tuple[list[float], float]:
-        """Cloud fraction of each tile (0 without a cloud model) and the measured seconds."""
+        """Cloud fraction of each tile (0 without a cloud model) and the measured seconds;
+        ``pick``: what this satellite runs for the cloud model."""
         if prepared.cloud is None or not tiles:
             return [0.0] * len(tiles), 0.0
+        cloud = pick(prepared.cloud) if pick is not None else prepared.cloud
         t0 = time.perf_counter()
-        outs = prepared.cloud.run(tiles)
+        outs = cloud.run(tiles)
         fractions = [cloud_fraction(o, t.valid) for o, t in zip(outs, tiles, strict=True)]
         return fractions, time.perf_counter() - t0
 
-    def detect(self, prepared: PreparedScene, tiles: Sequence[Tile]) -> tuple[list[Alert], float]:
-        """Alerts of the object detectors on ``tiles`` and the measured seconds."""
+    def detect(
+        self, prepared: PreparedScene, tiles: Sequence[Tile], pick: Pick | None = None
+    ) -> tuple[list[Alert], float]:
+        """Alerts of the object detectors on ``tiles`` and the measured seconds; ``pick``:
+        what this satellite runs for each model."""
         alerts: list[Alert] = []
         if not tiles or not prepared.detectors:
             return alerts, 0.0
         t0 = time.perf_counter()
-        for runner in prepared.detectors.values():
+        for golden in prepared.detectors.values():
+            runner = pick(golden) if pick is not None else golden
             for tile, out in zip(tiles, runner.run(tiles), strict=True):
                 alerts.extend(objects_from_output(tile, out, runner.info))
         return alerts, time.perf_counter() - t0

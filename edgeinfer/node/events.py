@@ -1,4 +1,5 @@
-"""Mission events in simulated time: captures and passes (seconds from the mission start).
+"""Mission events in simulated time: captures, passes and model uplinks (seconds from the
+mission start).
 
 Computed by :mod:`edgeinfer.mission.plan`, consumed by the satellite nodes.
 """
@@ -44,4 +45,17 @@ class Pass:
         return self.los_s - self.t_s
 
 
-Event = Capture | Pass
+@dataclass(frozen=True, order=True)
+class Uplink:
+    """Model update number ``update`` of the mission reaches satellite ``sat`` at ``t_s``
+    (the start of its first contact at or after the scheduled time)."""
+
+    t_s: float
+    sat: int
+    update: int
+    station: str = ""
+
+    kind = "uplink"
+
+
+Event = Capture | Pass | Uplink

@@ -15,7 +15,8 @@ may be shorter than ``step_s``; state is recorded on the step grid for the repor
 
 from __future__ import annotations
 
-from typing import Protocol
+import copy
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,6 +27,17 @@ from edgeinfer.errors import ConfigError
 
 FloatArray = NDArray[np.float64]
 _EPS_S = 1e-6
+# What a checkpoint of a fleet holds besides the trace columns written so far.
+_STATE = (
+    "t_s",
+    "power",
+    "thermal",
+    "min_soc",
+    "peak_temperature_c",
+    "energy_used_wh",
+    "accelerator_s",
+    "refused_steps",
+)
 
 
 class Worker(Protocol):
@@ -165,6 +177,31 @@ class Fleet:
         self.peak_temperature_c = np.maximum(
             self.peak_temperature_c, trace.temperature_c.max(axis=1)
         )
+
+    def snapshot(self) -> dict[str, Any]:
+        """The budget state a checkpoint needs, without the duty rows, the configs, the
+        members and the traces (:meth:`trace_columns` gives those piece by piece)."""
+        return {k: copy.deepcopy(getattr(self, k)) for k in _STATE}
+
+    def trace_columns(self, start: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """State of charge and temperature trace columns ``start`` .. the current step."""
+        done = self.recorded_steps()
+        return self.soc_trace[:, start:done].copy(), self.temperature_trace[:, start:done].copy()
+
+    def restore(
+        self, state: dict[str, Any], soc: NDArray[np.float32], temperature: NDArray[np.float32]
+    ) -> None:
+        """Back to a :meth:`snapshot` with the trace columns from step 0 to its time."""
+        for key in _STATE:
+            setattr(self, key, copy.deepcopy(state[key]))
+        self.soc_trace[:] = np.nan
+        self.temperature_trace[:] = np.nan
+        self.soc_trace[:, : soc.shape[1]] = soc
+        self.temperature_trace[:, : temperature.shape[1]] = temperature
+
+    def recorded_steps(self) -> int:
+        """Columns of the traces written so far (grid points up to the current time)."""
+        return int(np.searchsorted(self.edges, self.t_s + _EPS_S, side="right"))
 
     def state(self, slot: int) -> dict[str, float]:
         """Budget figures of one satellite so far."""

@@ -30,13 +30,16 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from edgeinfer.budget import OnboardStorage
-from edgeinfer.detect import Alert
-from edgeinfer.link import AlertItem, Downlink, LinkFaults, OnboardQueue, PacketKey
+from edgeinfer.detect import Alert, Detector
+from edgeinfer.errors import EdgeInferError
+from edgeinfer.link import AlertItem, Downlink, OnboardQueue, PacketKey, QueueConfig, StoreConfig
 from edgeinfer.node.backlog import Backlog, Job
 from edgeinfer.node.chips import make_chip
-from edgeinfer.node.engine import InferenceEngine
+from edgeinfer.node.engine import InferenceEngine, Pick
 from edgeinfer.node.fleet import Fleet
+from edgeinfer.node.hazards import NodeHazards
 from edgeinfer.node.settings import NodeSettings, SceneRef
+from edgeinfer.node.uplinks import ModelSlots, UplinkedModel
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +63,11 @@ COUNTERS: tuple[str, ...] = (
     "chips_raised",
     "raw_bytes_captured",
     "passes",
+    "captures_failed",
+    "tiles_unreadable",
+    "tiles_failed",
+    "model_updates_accepted",
+    "model_updates_refused",
 )
 
 
@@ -85,11 +93,23 @@ class SatelliteNode:
         self.slot = slot
         self.counters: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
         self.measured_s: dict[str, float] = {"cloud_screen": 0.0, "detectors": 0.0}
-        self.queue = OnboardQueue(settings.state_dir, index)
-        faults = LinkFaults(seed=settings.seed)
+        h = settings.hazards
+        self.queue = OnboardQueue(
+            settings.state_dir, index, QueueConfig(store=StoreConfig(verify_crc=h.record_crc))
+        )
+        faults = dataclasses.replace(h.link, seed=settings.seed)
         batch = settings.downlink.batch_packets
-        self._alert_link = Downlink(faults, batch_packets=batch, send_chips=False)
-        self._chip_link = Downlink(faults, batch_packets=batch, send_chips=True)
+        rounds = h.retransmit_rounds
+        self._alert_link = Downlink(
+            faults, batch_packets=batch, send_chips=False, retransmit_rounds=rounds
+        )
+        self._chip_link = Downlink(
+            faults, batch_packets=batch, send_chips=True, retransmit_rounds=rounds
+        )
+        self.hazards = NodeHazards(h, settings.seed, index, engine.options)
+        self.slots = ModelSlots(engine.options, settings.detection.batch_size, h.trusted_keys)
+        self.raised: dict[int, bytes] = {}
+        self.failures: list[dict[str, Any]] = []
         self.storage = OnboardStorage(settings.budgets.storage_bytes)
         b = settings.budgets
         self.backlog = Backlog(
@@ -130,15 +150,23 @@ class SatelliteNode:
     def capture(self, scene: str, t_s: float) -> dict[str, Any]:
         """Image scene ``scene`` at ``t_s``: read its tiles, screen clouds, queue the tiles."""
         self.advance(t_s)
-        prepared = self.engine.prepare(self.scenes[scene])
+        log: dict[str, Any] = {"t_s": t_s, "scene": scene, "tiles": 0, "empty": 0}
+        try:
+            prepared = self.engine.prepare(self.scenes[scene])
+        except EdgeInferError as exc:
+            self.counters["captures_failed"] += 1
+            self._fail(scene, t_s, "capture", exc)
+            log["error"] = str(exc)
+            self.capture_log.append(log)
+            return log
         d = self.settings.detection
         threshold = d.cloud_threshold
-        log: dict[str, Any] = {"t_s": t_s, "scene": scene, "tiles": 0, "empty": 0}
         cloudy: list[str] = []
         batch: list[Any] = []
+        pick = self._pick(t_s)
 
         def screen(tiles: list[Any]) -> None:
-            fractions, secs = self.engine.cloud_fractions(prepared, tiles)
+            fractions, secs = self.engine.cloud_fractions(prepared, tiles, pick)
             self.measured_s["cloud_screen"] += secs
             for tile, fraction in zip(tiles, fractions, strict=True):
                 clear = fraction <= threshold
@@ -146,17 +174,27 @@ class SatelliteNode:
                     cloudy.append(tile.tile_id)
                 self._queue_tile(prepared, tile, t_s, clear)
 
-        for tile in self.engine.tiles(prepared):
-            log["tiles"] += 1
-            if not tile.valid.any():
-                log["empty"] += 1
-                continue
-            batch.append(tile)
-            if len(batch) >= d.batch_size:
+        try:
+            for tile in self.engine.tiles(prepared, self.settings.on_tile_error):
+                log["tiles"] += 1
+                if "error" in tile.meta:
+                    self.counters["tiles_unreadable"] += 1
+                    if "error" not in log:
+                        log["error"] = str(tile.meta["error"])
+                        self._fail(scene, t_s, "tiles", str(tile.meta["error"]))
+                if not tile.valid.any():
+                    log["empty"] += 1
+                    continue
+                batch.append(tile)
+                if len(batch) >= d.batch_size:
+                    screen(batch)
+                    batch = []
+            if batch:
                 screen(batch)
-                batch = []
-        if batch:
-            screen(batch)
+        except EdgeInferError as exc:  # a scene that breaks mid-capture: keep what was read
+            self.counters["captures_failed"] += 1
+            self._fail(scene, t_s, "capture", exc)
+            log["error"] = str(exc)
         self.counters["scenes_captured"] += 1
         self.counters["tiles_captured"] += log["tiles"]
         self.counters["tiles_empty"] += log["empty"]
@@ -177,7 +215,8 @@ class SatelliteNode:
             core=core,
             capture_s=t_s,
             clear=clear,
-            cost_s=prepared.screen_s + (prepared.detect_s if clear else 0.0),
+            cost_s=(prepared.screen_s + (prepared.detect_s if clear else 0.0))
+            * self.hazards.copies,
             raw_bytes=raw,
         )
         dropped = self.storage.add(job.storage_id, raw, "raw", t_s)
@@ -222,19 +261,33 @@ class SatelliteNode:
         if not self._done:
             return 0
         done, self._done = self._done, []
-        groups: dict[tuple[str, float], list[Job]] = {}
-        for job, _ in done:
-            groups.setdefault((job.scene, job.capture_s), []).append(job)
+        groups: dict[tuple[str, float], list[tuple[Job, float]]] = {}
+        for job, t_done in done:
+            groups.setdefault((job.scene, job.capture_s), []).append((job, t_done))
         raised = 0
+        now = self.fleet.t_s
         for (scene, capture_s), jobs in groups.items():
-            prepared = self.engine.prepare(self.scenes[scene])
-            if not prepared.detectors:
-                self.counters["tiles_without_detector"] += len(jobs)
+            try:
+                prepared = self.engine.prepare(self.scenes[scene])
+                if not prepared.detectors:
+                    self.counters["tiles_without_detector"] += len(jobs)
+                    continue
+                tiles = [
+                    self.hazards.tile(
+                        j.tile or self.engine.read_tile(prepared, j.window, j.core),
+                        j.job_id,
+                        t_done - j.capture_s,
+                    )
+                    for j, t_done in jobs
+                ]
+                alerts, secs = self.engine.detect(prepared, tiles, self._pick(now))
+            except EdgeInferError as exc:
+                self.counters["tiles_failed"] += len(jobs)
+                self._fail(scene, capture_s, "detect", exc)
                 continue
-            tiles = [j.tile or self.engine.read_tile(prepared, j.window, j.core) for j in jobs]
-            for job in jobs:
-                self._release(job)
-            alerts, secs = self.engine.detect(prepared, tiles)
+            finally:
+                for job, _ in jobs:
+                    self._release(job)
             self.measured_s["detectors"] += secs
             self.counters["tiles_inferred"] += len(tiles)
             raised += self._raise(alerts, capture_s, {t.tile_id: t for t in tiles})
@@ -255,6 +308,8 @@ class SatelliteNode:
             items.append(AlertItem(alert.detector, prio, self.posix(capture_s), record))
             stamped.append((prio, alert))
         headers = self.queue.enqueue_alerts(items)
+        for header, item in zip(headers, items, strict=True):
+            self.raised[header.alert_id] = item.record
         self.counters["alerts_raised"] += len(headers)
         if dl.chips:
             ranked = sorted(range(len(stamped)), key=lambda i: -stamped[i][0])
@@ -274,6 +329,7 @@ class SatelliteNode:
         """A pass over ``station`` from ``aos_s`` to ``los_s`` carrying at most
         ``capacity_bytes``: alerts first, then (policy permitting) chips; returns its log."""
         self.advance(aos_s)
+        self.hazards.records(self.queue, aos_s)
         t0 = self.posix(aos_s)
         bytes_per_s = capacity_bytes / max(los_s - aos_s, 1e-9)
 
@@ -309,6 +365,33 @@ class SatelliteNode:
         self.pass_log.append(log)
         return log
 
+    # -- faults, failures and uplinks --------------------------------------------------------
+
+    def _pick(self, t_s: float) -> Pick:
+        """What this satellite runs for a process-wide detector at ``t_s``: its accepted
+        update, else its own (upset-prone, guarded) copy, else the detector."""
+
+        def pick(golden: Detector) -> Any:
+            chosen, updated = self.slots.pick(golden)
+            return chosen if updated else self.hazards.runner(chosen, t_s)
+
+        return pick
+
+    def _fail(self, scene: str, t_s: float, stage: str, error: Exception | str) -> None:
+        text = str(error)
+        logger.warning(
+            "%s: scene %s failed at t=%.0f s (%s): %s", self.name, scene, t_s, stage, text
+        )
+        self.failures.append({"scene": scene, "t_s": t_s, "stage": stage, "error": text})
+
+    def uplink(self, update: UplinkedModel, t_s: float) -> bool:
+        """A model update arrives at ``t_s`` (during a contact); accepted only with a valid
+        signature by a trusted key, else the previous model stays (logged, counted)."""
+        self.advance(t_s)
+        ok = self.slots.receive(update, self.engine.model_info(update.name), t_s, self.name)
+        self.counters["model_updates_accepted" if ok else "model_updates_refused"] += 1
+        return ok
+
     # -- end of mission --------------------------------------------------------------------
 
     def finish(self, end_s: float) -> None:
@@ -336,6 +419,9 @@ class SatelliteNode:
         out["packets_pending_at_end"] = status.pending_packets + status.in_flight_packets
         out["storage_used_bytes"] = self.storage.used_bytes
         out["storage_dropped_raw_bytes"] = self.storage.counters.dropped_raw_bytes
+        out["hazards"] = self.hazards.report()
+        out["failures"] = [dict(f) for f in self.failures]
+        out["model_updates"] = self.slots.snapshot()
         return out
 
     def close(self) -> None:

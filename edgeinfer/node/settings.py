@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeinfer.budget import PowerConfig, ThermalConfig
+from edgeinfer.link import LinkFaults
 from edgeinfer.node.costs import CostModel
 from edgeinfer.scene import RasterScene, open_scene
 
@@ -77,11 +78,46 @@ class BudgetSettings:
 
 
 @dataclass(frozen=True)
+class HazardSettings:
+    """What goes wrong on board and how it is mitigated (a mission's ``[faults]`` table).
+
+    ``link``: seeded packet loss, corruption and acknowledgement loss (its ``seed`` is
+    replaced by the node's). ``seu_rate_factor``: multiple of the reference upset rate
+    (edgeinfer.faults.REFERENCE_SEU_PER_BIT_DAY; 0: no upsets) applied to ``seu_targets``
+    (``weights``, ``tiles``, ``records``). Mitigations: ``scrubbing`` (weight checksum,
+    golden reload; ``scrub_interval_s`` 0 = before every inference), ``tmr`` (three weight
+    copies, majority vote, 3x accelerator time), ``record_crc`` (CRC-32 of stored records
+    checked before sending). ``trusted_keys``: PEM public keys that may sign model updates
+    (none: the development key).
+    """
+
+    link: LinkFaults = field(default_factory=LinkFaults)
+    retransmit_rounds: int = 0
+    seu_rate_factor: float = 0.0
+    seu_targets: tuple[str, ...] = ()
+    scrubbing: bool = False
+    scrub_interval_s: float = 0.0
+    tmr: bool = False
+    record_crc: bool = True
+    trusted_keys: tuple[str, ...] = ()
+
+    def upsets(self, target: str) -> bool:
+        """Whether upsets hit ``target`` (weights, tiles or records)."""
+        return self.seu_rate_factor > 0 and target in self.seu_targets
+
+    @property
+    def guarded_weights(self) -> bool:
+        """Whether detectors run through the fault guard (upsets in weights, or TMR)."""
+        return self.upsets("weights") or self.tmr
+
+
+@dataclass(frozen=True)
 class NodeSettings:
     """Everything a satellite node needs besides its identity and the orbit plan.
 
     ``start_posix_s`` maps mission seconds to the link's time scale (POSIX seconds);
-    ``state_dir`` holds the onboard SQLite queues (None: in memory).
+    ``state_dir`` holds the onboard SQLite queues and the checkpoints of the satellite
+    groups (None: in memory, no checkpoints). ``hazards``: faults and mitigations.
     """
 
     detection: DetectionSettings
@@ -92,3 +128,5 @@ class NodeSettings:
     seed: int = 0
     state_dir: Path | None = None
     max_cached_tile_bytes: int = 256 * 2**20
+    hazards: HazardSettings = field(default_factory=HazardSettings)
+    on_tile_error: str = "invalid"
