@@ -14,8 +14,10 @@ Tiles without a single valid pixel (nodata areas, padding) run no model (``tiles
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence, Sized
+from collections.abc import Callable, Generator, Iterable, Sequence, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,6 +41,8 @@ DEFAULT_CLOUD_THRESHOLD = 0.7
 # window of the Schroeder et al. 2016 fire test (REFERENCE.md): exact context in every core.
 DEFAULT_OVERLAP = 64
 DEFAULT_BATCH_SIZE = 8
+#: Batches read ahead by the reader thread while the models run on the current one.
+DEFAULT_PREFETCH = 2
 
 Progress = Callable[[int, int | None], None]
 """Called after each batch with (tiles done, tiles in total or None if unknown)."""
@@ -152,6 +156,7 @@ def detect_scene(
     mask_writer: MaskWriterFactory | None = None,
     require_signature: bool = False,
     trusted_keys: Sequence[str | Path] = (),
+    prefetch: int = DEFAULT_PREFETCH,
 ) -> DetectionResult:
     """Run ``detectors`` (names from ``fire, ship, cloud``) over ``scene``.
 
@@ -161,6 +166,8 @@ def detect_scene(
     detector names to paths for class masks. ``tiler`` and ``mask_writer`` default to the
     scene package's ``iter_tiles`` and mask writer. ``require_signature``: load only models
     whose ``.sig`` verifies against ``trusted_keys`` (see :class:`RuntimeOptions`).
+    ``prefetch``: batches a reader thread reads ahead while the models run (rasterio and
+    onnxruntime release the GIL, so reading overlaps inference); 0 reads in this thread.
     """
     t_start = time.perf_counter()
     if not 0.0 <= cloud_threshold <= 1.0:
@@ -203,6 +210,7 @@ def detect_scene(
     runners = {d: Detector(m, options, batch_size) for d, m in models.items()}
     result.providers = {r.info.name: r.provider for r in runners.values()}
     writers: dict[str, MaskWriter] = {}
+    closers: list[Callable[[], None]] = []
     try:
         _open_writers(writers, mask_out, models, scene, mask_writer)
         if tiler is None:
@@ -212,7 +220,9 @@ def detect_scene(
             tiles = tiler(scene, tile_size, overlap, bands)
             total = len(tiles) if isinstance(tiles, Sized) else None
         batch: list[Tile] = []
-        for tile in tiles:
+        stream = prefetched(tiles, prefetch * batch_size)
+        closers.append(stream.close)  # stops the reader thread if processing fails
+        for tile in stream:
             result.tiles_total += 1
             if not tile.valid.any():
                 result.tiles_empty += 1
@@ -228,6 +238,8 @@ def detect_scene(
         if progress is not None:
             progress(result.tiles_total, total)
     finally:
+        for close in closers:
+            close()
         for writer in writers.values():
             writer.close()
     result.masks = dict(mask_out)
@@ -251,6 +263,57 @@ def detect_scene(
         result.provider,
     )
     return result
+
+
+class _End:
+    """The reader thread's last item: the error it stopped on, or None."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+
+def prefetched(tiles: Iterable[Tile], depth: int) -> Generator[Tile, None, None]:
+    """``tiles``, read up to ``depth`` ahead by a background thread (``depth`` <= 0: read
+    here). An error in the reader is raised here, in order; stopping early (an error while
+    processing, a closed generator) stops the reader."""
+    if depth <= 0:
+        yield from tiles
+        return
+    ahead: queue.Queue[Tile | _End] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Tile | _End) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for tile in tiles:
+                if not put(tile):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(_End(exc))
+            return
+        put(_End())
+
+    reader = threading.Thread(target=read, name="edgeinfer-tile-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = ahead.get()
+            if isinstance(item, _End):
+                if item.error is not None:
+                    raise item.error
+                return
+            yield item
+    finally:
+        stop.set()
+        reader.join()
 
 
 def _choose_models(
