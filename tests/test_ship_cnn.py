@@ -62,6 +62,7 @@ def test_split_holds_out_every_third_sorted_item() -> None:
     assert train == ["a", "b", "d", "e", "g"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 def test_onnx_rebuild_equals_the_torch_network(kind: str) -> None:
     torch = pytest.importorskip("torch")
@@ -111,3 +112,33 @@ def test_eval_never_scores_a_model_on_its_training_items(tmp_path: Path) -> None
     assert result["excluded_training_items"] == 1
     assert [i["item"] for i in result["per_image"]] == [stems[1]]
     assert json.loads(json.dumps(result))  # JSON-ready
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("kind", "folder"),
+    [("sar", "ships_sar_hrsid_minitest"), ("optical", "ships_optical_sentinel2_sen2ships")],
+)
+def test_training_runs_and_its_weights_rebuild_as_onnx(
+    kind: str, folder: str, tmp_path: Path
+) -> None:
+    pytest.importorskip("torch")
+    from edgeinfer.models_build.train.ship_cnn import train
+
+    data = shared_path(folder)
+    weights = tmp_path / f"ship_{kind}_cnn.npz"
+    provenance = train(data, kind, weights, steps=2, batch=2)
+    stems = sorted(p.stem for p in (data / "images").iterdir())
+    assert provenance["held_out_items"] == split(stems)[1]
+    assert provenance["seed"] == 0 and provenance["kind"] == kind
+    model = ship_cnn.build_cnn(kind, weights)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    sess = ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    channels = len(provenance["bands"])
+    x = np.random.default_rng(0).gamma(2.0, 0.05, (channels, 45, 37)).astype(np.float32)
+    cls, conf = run(sess, x, np.ones((45, 37), bool))
+    assert cls.shape == (45, 37) and set(np.unique(cls)) <= {0, 2}
+    assert np.all((conf >= 0.0) & (conf <= 1.0))
