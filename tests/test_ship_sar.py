@@ -200,3 +200,24 @@ def test_length_estimate_follows_the_ais_length() -> None:
     # the estimate includes the target-window halo (2 r_t = 40 m) and the ~20 m resolution
     assert 0.0 <= length["median_error_m"] <= 80.0
     assert result["detection_probability_ais_ge_50m"] >= 0.9  # the bar
+
+
+def test_each_tile_of_a_batch_gets_its_own_windows(session: object) -> None:
+    # a full tile and a small chip padded into a tile of the same size, in one batch: the
+    # chip's windows shrink to its extent, the full tile's do not
+    rng = np.random.default_rng(11)
+    full = rng.exponential(1.0, (96, 96)).astype(np.float32)
+    full[40:43, 40:47] = 40.0
+    chip = np.zeros((96, 96), np.float32)
+    chip_valid = np.zeros((96, 96), bool)
+    chip[10:40, 20:50] = rng.exponential(1.0, (30, 30))
+    chip[24:26, 30:36] = 30.0
+    chip_valid[10:40, 20:50] = True
+    valid = np.stack([np.ones((96, 96), bool), chip_valid]).astype(np.float32)[:, None]
+    x = np.stack([full, chip])[:, None] * valid
+    feeds = {"x": x, "valid": valid, "pixel_size_m": np.array([10.0], np.float32)}
+    cls, _ = session.run(None, feeds)  # type: ignore[attr-defined]
+    for k, (band, ok) in enumerate(((full, np.ones((96, 96), bool)), (chip, chip_valid))):
+        alone, _ = run(session, band, ok, 10.0)
+        np.testing.assert_array_equal(cls[k, 0], alone)
+    assert cls[0, 0, 41, 43] == 2 and cls[1, 0, 25, 33] == 2
