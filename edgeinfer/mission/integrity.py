@@ -140,6 +140,11 @@ def add_reliability(
     total["actor_restarts"] = int(restarts)
     for key, name in GROUND_COUNTERS.items():
         total[name] = int(ground_counters.get(key, 0))
+    metrics["model_updates"] = [
+        {"satellite": rep["satellite"], **entry}
+        for _, rep in sorted(reports.items())
+        for entry in rep.get("model_updates", {}).get("log", [])
+    ]
 
 
 def failed_scenes(

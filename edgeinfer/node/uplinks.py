@@ -44,8 +44,7 @@ class ModelSlots:
         self.batch_size = batch_size
         self.trusted_keys = trusted_keys
         self.active: dict[str, Detector] = {}
-        self.accepted: list[int] = []
-        self.refused: list[dict[str, Any]] = []
+        self.log: list[dict[str, Any]] = []
 
     def receive(
         self, update: UplinkedModel, current: ModelInfo | None, t_s: float, who: str
@@ -62,10 +61,12 @@ class ModelSlots:
             detector = Detector(info, self.options, self.batch_size, model_bytes=update.onnx_bytes)
         except ModelError as exc:
             logger.warning("%s at t=%.0f s: refused %s; keeping the previous model", who, t_s, exc)
-            self.refused.append({"update": update.index, "t_s": t_s, "reason": str(exc)})
+            self.log.append(
+                {"update": update.index, "t_s": t_s, "accepted": False, "reason": str(exc)}
+            )
             return False
         self.active[info.name] = detector
-        self.accepted.append(update.index)
+        self.log.append({"update": update.index, "t_s": t_s, "accepted": True, "reason": ""})
         logger.info(
             "%s at t=%.0f s: accepted model update %s@%s (sha256 %s)",
             who,
@@ -82,21 +83,21 @@ class ModelSlots:
         return (found, True) if found is not None else (runner, False)
 
     def snapshot(self) -> dict[str, Any]:
-        return {"accepted": list(self.accepted), "refused": [dict(r) for r in self.refused]}
+        """The decisions so far: ``{"log": [{update, t_s, accepted, reason}, ...]}``."""
+        return {"log": [dict(r) for r in self.log]}
 
     def restore(self, state: dict[str, Any], updates: dict[int, UplinkedModel]) -> None:
-        """Re-install the accepted updates (from their verified bytes) and the refusal log."""
+        """Re-install the accepted updates in order (from their verified bytes) and the log."""
         self.active.clear()
-        self.accepted = []
-        self.refused = [dict(r) for r in state["refused"]]
-        keys = load_trusted_keys(self.trusted_keys)
-        for index in state["accepted"]:
+        self.log = [dict(r) for r in state["log"]]
+        accepted = [r["update"] for r in self.log if r["accepted"]]
+        keys = load_trusted_keys(self.trusted_keys) if accepted else ()
+        for index in accepted:
             u = updates[index]
             info = verify_update(ModelUpdate(u.name, u.onnx_bytes, u.signature), keys)
             self.active[info.name] = Detector(
                 info, self.options, self.batch_size, model_bytes=u.onnx_bytes
             )
-            self.accepted.append(index)
 
 
 def _same_inputs(new: ModelInfo, old: ModelInfo) -> None:
