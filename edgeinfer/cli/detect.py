@@ -79,6 +79,11 @@ def register(app: typer.Typer) -> None:
         pixel_size_m: float | None = typer.Option(
             None, "--pixel-size-m", help="Pixel size for chips without georeference."
         ),
+        reflectance_scale: float | None = typer.Option(
+            None,
+            "--reflectance-scale",
+            help="DN -> reflectance factor for integer optical stacks without GDAL scales.",
+        ),
         compressed: bool = typer.Option(
             False, "--compressed", help="Also compare with the DEFLATE-compressed raw product."
         ),
@@ -94,6 +99,7 @@ def register(app: typer.Typer) -> None:
             bands=_split(bands) or None,
             acquired=acquired,
             pixel_size_m=pixel_size_m,
+            reflectance_scale=reflectance_scale,
         )
         try:
             n_tiles = len(api.tile_windows(sc.width, sc.height, tile_size, overlap))

@@ -39,6 +39,7 @@ def open_scene(
     processing_baseline: str | float | None = None,
     sun_elevation_deg: float | None = None,
     resampling: str = "nearest",
+    reflectance_scale: float | None = None,
 ) -> RasterScene:
     """Open a raster product as a :class:`~edgeinfer.scene.types.Scene` with named bands in
     physical units.
@@ -50,7 +51,10 @@ def open_scene(
     acquisition date (or datetime, UTC). ``pixel_size_m`` overrides the pixel size (e.g. for
     chips without georeference); ``resolution_m`` picks the Sentinel-2 target grid;
     ``processing_baseline`` the Sentinel-2 baseline (``"04.00"``); ``sun_elevation_deg``
-    overrides the Landsat sun elevation; ``resampling`` is used for bands on other grids.
+    overrides the Landsat sun elevation; ``resampling`` is used for bands on other grids;
+    ``reflectance_scale`` turns the integer DN of a single-file optical stack without GDAL
+    scale metadata into reflectance (default 1e-4 for Sentinel-2, ESA's quantification value
+    10000; Sentinel Hub "AUTO" exports need 1/65535).
     """
     if product not in PRODUCTS:
         raise unknown_name("product", product, PRODUCTS)
@@ -63,6 +67,7 @@ def open_scene(
         processing_baseline,
         sun_elevation_deg,
         resampling,
+        reflectance_scale,
     )
     scene, resolved = _dispatch(source, product, opts)
     scene.meta["open_args"] = {
@@ -76,6 +81,7 @@ def open_scene(
         "processing_baseline": opts.processing_baseline,
         "sun_elevation_deg": sun_elevation_deg,
         "resampling": resampling,
+        "reflectance_scale": reflectance_scale,
     }
     scene.meta["product_requested"] = product
     if not is_url(str(source)) and scene.width * scene.height <= _EMPTY_CHECK_MAX_PX:

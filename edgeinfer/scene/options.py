@@ -27,6 +27,7 @@ class OpenOptions:
     processing_baseline: float | None = None
     sun_elevation_deg: float | None = None
     resampling: str = "nearest"
+    reflectance_scale: float | None = None
 
     @property
     def resampling_enum(self) -> Resampling:
@@ -56,6 +57,7 @@ def make_options(
     processing_baseline: str | float | None,
     sun_elevation_deg: float | None,
     resampling: str,
+    reflectance_scale: float | None = None,
 ) -> OpenOptions:
     """Validate the raw option values (ConfigError naming the option on a bad value)."""
     return OpenOptions(
@@ -67,6 +69,7 @@ def make_options(
         processing_baseline=parse_baseline(processing_baseline),
         sun_elevation_deg=_sun(sun_elevation_deg),
         resampling=_resampling(resampling),
+        reflectance_scale=_positive("reflectance_scale", reflectance_scale),
     )
 
 

@@ -94,6 +94,7 @@ def open_stack(name: str, ds: Any, product: str, opts: OpenOptions) -> RasterSce
     ``sentinel2``, ``sar``; calibration comes from the file's GDAL scale/offset."""
     names = resolve_band_names(ds, name, opts.bands)
     sources: list[BandSource] = []
+    dn_scale = _dn_reflectance_scale(ds, name, product, opts)
     for i, band_name in enumerate(names, start=1):
         scale, offset = float(ds.scales[i - 1]), float(ds.offsets[i - 1])
         declared = (ds.units[i - 1] or "").strip().lower()
@@ -106,6 +107,8 @@ def open_stack(name: str, ds: Any, product: str, opts: OpenOptions) -> RasterSce
             unit = DEFAULT_UNIT[product]
         else:
             unit = "dn"
+        if unit == "reflectance" and dn_scale is not None and (scale, offset) == (1.0, 0.0):
+            scale = dn_scale
         sources.append(
             BandSource(
                 band=band_for(band_name, product, unit),
@@ -129,6 +132,34 @@ def open_stack(name: str, ds: Any, product: str, opts: OpenOptions) -> RasterSce
         meta=_stack_meta(ds, name),
         closeables=[ds],
     )
+
+
+# DN -> reflectance of integer optical stacks that carry no GDAL scale: ESA's Sentinel-2
+# L1C/L2A quantification value is 10000 (Sentinel-2 Products Specification Document).
+_DEFAULT_DN_SCALE = {"sentinel2": 1e-4}
+
+
+def _dn_reflectance_scale(ds: Any, name: str, product: str, opts: OpenOptions) -> float | None:
+    """The DN -> reflectance factor for an integer stack without GDAL scale metadata, or None
+    when the file carries its own scales (or is float). Assumed defaults are logged."""
+    integer = all(str(d).startswith(("uint", "int")) for d in ds.dtypes)
+    unscaled = all(float(sc) == 1.0 for sc in ds.scales) and all(
+        float(of) == 0.0 for of in ds.offsets
+    )
+    if not (integer and unscaled):
+        return None
+    if opts.reflectance_scale is not None:
+        return opts.reflectance_scale
+    default = _DEFAULT_DN_SCALE.get(product)
+    if default is not None:
+        log.warning(
+            "%s: integer bands without GDAL scale metadata; assumed reflectance = DN x %g (ESA "
+            "quantification value); pass reflectance_scale / --reflectance-scale if the file "
+            "uses another convention (e.g. Sentinel Hub AUTO exports: 1/65535)",
+            name,
+            default,
+        )
+    return default
 
 
 def _stack_meta(ds: Any, name: str) -> dict[str, Any]:
