@@ -139,6 +139,7 @@ def main() -> int:
     parser.add_argument(
         "--default-cache", action="store_true", help="also run with GDAL's default block cache cap"
     )
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -156,6 +157,7 @@ def main() -> int:
                 f"{time.perf_counter() - t0:.1f} s"
             )
         caps: list[int | None] = [args.cache_mb] + ([None] if args.default_cache else [])
+        report: dict[str, object] = {"sizes_px": list(SIZES), "bands": args.bands, "runs": []}
         for cap in caps:
             label = f"GDAL_CACHEMAX={cap} MiB" if cap is not None else "GDAL default cache"
             res = {size: run_child(paths[size], args.tile, cap) for size in SIZES}
@@ -175,6 +177,18 @@ def main() -> int:
                 f"[{label}] peak RSS ratio 20000/5000 = {ratio:.3f} (bar <= 1.1); "
                 f"growth above baseline ratio = {growth_big / max(growth_small, 1e-9):.2f}"
             )
+            runs = report["runs"]
+            assert isinstance(runs, list)
+            runs.append(
+                {
+                    "gdal_cache_mb": cap,
+                    "peak_rss_ratio": ratio,
+                    "by_size": {str(k): res[k] for k in SIZES},
+                }
+            )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
     return 0
 
 
