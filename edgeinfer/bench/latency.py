@@ -148,13 +148,13 @@ def batch_row(
         "status": "ok",
         "reason": None,
         "runs": len(seconds),
-        "latency_ms_p50": round(percentile(seconds, 50) * 1e3, 3),
-        "latency_ms_p99": round(percentile(seconds, 99) * 1e3, 3),
-        "ms_per_tile": round(per_tile_s * 1e3, 3),
-        "tiles_per_s": round(tiles_per_s, 3),
-        "megapixels_per_s": round(tiles_per_s * tile_size * tile_size / 1e6, 3),
+        "latency_ms_p50": round(percentile(seconds, 50) * 1e3, 6),
+        "latency_ms_p99": round(percentile(seconds, 99) * 1e3, 6),
+        "ms_per_tile": round(per_tile_s * 1e3, 6),
+        "tiles_per_s": round(tiles_per_s, 6),
+        "megapixels_per_s": round(tiles_per_s * tile_size * tile_size / 1e6, 6),
         "energy_j_per_tile_derived": {
-            k: round(v, 6) for k, v in derived_energy_j(per_tile_s, energy_from).items()
+            k: float(f"{v:.6g}") for k, v in derived_energy_j(per_tile_s, energy_from).items()
         }
         or None,
     }
