@@ -24,7 +24,9 @@ host: before a faulted copy runs on tiles of a new shape, ONNX shape inference s
 tensors and a copy whose largest tensor exceeds a quarter of ``memory_limit_mb`` fails as
 out of memory without running [assumption: a graph needs several live tensors of that size
 at once]; what inference cannot size runs on onnxruntime's arena capped at
-``memory_limit_mb``.
+``memory_limit_mb``. Both onnxruntime and ONNX's shape inference can also abort the process
+on an upset graph (an internal assertion): a campaign therefore runs upset copies, and
+their sizing, in a :class:`~edgeinfer.faults.sandbox.Sandbox` child process.
 """
 
 from __future__ import annotations
@@ -332,10 +334,13 @@ class FaultedDetector:
     def _run_upset(self, c: _Copy, tiles: Sequence[Tile]) -> list[DetectorOutput] | None:
         """Run upset copy ``c`` (in the sandbox when there is one); None when it fails."""
         c.stats.faulted_tile_runs += len(tiles)
+        if self.sandbox is not None:  # sized and run in the child
+            limit = self._memory_limit_mb * 2**20 // 4
+            return self.sandbox.run(
+                self.info, c.memory.model_bytes(), self.batch_size, tiles, limit
+            )
         if not self._fits(c, tiles):
             return None
-        if self.sandbox is not None:
-            return self.sandbox.run(self.info, c.memory.model_bytes(), self.batch_size, tiles)
         detector = self._session(c)
         if detector is None:
             return None

@@ -48,8 +48,9 @@ def _vm_size_bytes() -> int:
 
 def _child(conn: Connection, options: RuntimeOptions, memory_limit_mb: int) -> None:
     """The child's loop: ("tiles", {key: tile}) caches tiles; ("run", info, bytes, batch,
-    keys) answers ("ok", outputs) or ("err", message); None ends it."""
+    keys, max_tensor_bytes) answers ("ok", outputs) or ("err", message); None ends it."""
     from edgeinfer.detect.runtime import Detector
+    from edgeinfer.faults.weights import largest_tensor_bytes
 
     base = _vm_size_bytes()
     if base:
@@ -67,10 +68,18 @@ def _child(conn: Connection, options: RuntimeOptions, memory_limit_mb: int) -> N
         if message[0] == "forget":
             tiles.clear()
             continue
-        _, info, model_bytes, batch_size, keys = message
+        _, info, model_bytes, batch_size, keys, max_tensor_bytes = message
         try:
             detector = sessions.get(model_bytes)
             if detector is None:
+                first = tiles[keys[0]]
+                h, w = first.valid.shape
+                n = min(len(keys), batch_size)
+                dims = {"x": [n, len(info.bands), h, w], "valid": [n, 1, h, w]}
+                largest = largest_tensor_bytes(model_bytes, dims)  # may abort: in the child
+                if largest is not None and largest > max_tensor_bytes:
+                    conn.send(("err", f"out of memory: a {largest / 2**20:.0f} MiB tensor"))
+                    continue
                 sessions.clear()  # one upset state at a time
                 detector = Detector(info, options, batch_size, model_bytes=model_bytes)
                 sessions[model_bytes] = detector
@@ -97,19 +106,32 @@ class Sandbox:
             return self._conn
         context = mp.get_context("spawn")
         parent, child = context.Pipe()
-        self._process = context.Process(
+        process = context.Process(
             target=_child, args=(child, self.options, self.memory_limit_mb), daemon=True
         )
-        self._process.start()
-        child.close()
+        try:
+            process.start()  # "spawn": call campaigns from under `if __name__ == "__main__":`
+        finally:
+            child.close()
+        self._process = process
         self._conn = parent
         self._sent = {}
         return parent
 
     def run(
-        self, info: ModelInfo, model_bytes: bytes, batch_size: int, tiles: Sequence[Tile]
+        self,
+        info: ModelInfo,
+        model_bytes: bytes,
+        batch_size: int,
+        tiles: Sequence[Tile],
+        max_tensor_bytes: int | None = None,
     ) -> list[DetectorOutput] | None:
-        """Outputs of the upset model on ``tiles``, or None when it failed or crashed."""
+        """Outputs of the upset model on ``tiles``, or None when it failed or crashed.
+        ``max_tensor_bytes`` (default: a quarter of the memory limit): a model whose
+        largest tensor, sized by ONNX shape inference in the child, exceeds it fails as out
+        of memory without running (shape inference itself can abort on an upset graph,
+        hence in the child)."""
+        limit = max_tensor_bytes or self.memory_limit_mb * 2**20 // 4
         self.runs += 1
         conn = self._start()
         keys = [(t.scene_id, t.tile_id, id(t.data)) for t in tiles]
@@ -122,7 +144,7 @@ class Sandbox:
             if new:
                 conn.send(("tiles", new))
                 self._sent.update(new)
-            conn.send(("run", info, model_bytes, batch_size, keys))
+            conn.send(("run", info, model_bytes, batch_size, keys, limit))
             status, payload = conn.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
             self._crashed(info)
