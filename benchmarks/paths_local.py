@@ -8,7 +8,7 @@ the naive loop a user writes first.
   threads, each with its own single-threaded sessions, pulling batches from one queue; or one
   thread whose sessions use all of them (intra-op). The better one is the ceiling.
 * **naive**: one process, onnxruntime's default session options, and per tile: a rasterio
-  window read (boundless, so edge tiles are padded), DN -> reflectance, the validity mask,
+  window read (padded with nodata past the scene edge), DN -> reflectance, the validity mask,
   ``session.run`` of each model on that one tile, the cloud decision and the alerts.
 """
 
@@ -154,7 +154,6 @@ def run_naive(workload: Workload) -> PathResult:
     import onnxruntime as ort
     import rasterio
     from affine import Affine
-    from rasterio.windows import Window
 
     sessions = {
         d: ort.InferenceSession(str(m.path), providers=["CPUExecutionProvider"])
@@ -172,8 +171,9 @@ def run_naive(workload: Workload) -> PathResult:
         for _ in range(workload.captures):
             for window, core in tile_windows(ds.width, ds.height, size, workload.overlap):
                 tiles += 1
-                padded = Window(window.col_off, window.row_off, size, size)
-                dn = ds.read(window=padded, boundless=True, fill_value=nodata)
+                # the window is clipped at the right and bottom edges: pad with nodata
+                dn = np.full((ds.count, size, size), nodata, dtype=ds.dtypes[0])
+                dn[:, : int(window.height), : int(window.width)] = ds.read(window=window)
                 valid = np.all(dn != nodata, axis=0)
                 if not valid.any():
                     continue
@@ -187,7 +187,7 @@ def run_naive(workload: Workload) -> PathResult:
                     window=window,
                     core=core,
                     bands=bands,
-                    transform=transform * Affine.translation(window.col_off, window.row_off)
+                    transform=transform @ Affine.translation(window.col_off, window.row_off)
                     if transform is not None
                     else None,
                     crs=crs,

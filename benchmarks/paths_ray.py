@@ -223,7 +223,7 @@ class _DetectTiles:
             window=Window(col, row, cw, ch),
             core=Window(*core),
             bands=s.bands,
-            transform=s.transform * Affine.translation(col, row) if s.transform else None,
+            transform=s.transform @ Affine.translation(col, row) if s.transform else None,
             crs=s.crs,
             pixel_size_m=s.pixel_size_m,
         )
