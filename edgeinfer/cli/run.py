@@ -25,6 +25,9 @@ SUMMARY: tuple[tuple[str, str], ...] = (
     ("tiles_skipped_storage", "tiles skipped for storage"),
     ("alerts_raised", "alerts raised"),
     ("alerts_delivered", "alerts delivered"),
+    ("alerts_lost", "alerts lost"),
+    ("duplicates_delivered", "duplicates delivered"),
+    ("corrupted_accepted", "corrupted alerts accepted"),
     ("truth_recall", "truth recall"),
     ("raw_bytes_captured", "raw bytes captured"),
     ("bytes_downlinked", "bytes downlinked"),
@@ -38,6 +41,11 @@ SUMMARY: tuple[tuple[str, str], ...] = (
     ("contact_minutes", "contact minutes"),
     ("inference_modelled_s", "inference modelled (s)"),
     ("inference_measured_s", "inference measured (s)"),
+    ("actor_restarts", "actor restarts"),
+    ("packets_lost", "packets lost"),
+    ("packets_corrupted", "packets corrupted"),
+    ("retransmissions", "retransmissions"),
+    ("scenes_failed", "scenes failed"),
     ("wall_s", "wall time (s)"),
 )
 
@@ -106,6 +114,11 @@ def register(app: typer.Typer) -> None:
                 config, out, address=address, progress=progress, use_ray=not no_ray
             )
         Console().print(summary_table(result.metrics, out))
+        failed = result.metrics.get("failed_scenes", [])
+        if failed:
+            console.print(f"[bold red]{len(failed)} scene problem(s)[/], the mission went on:")
+            for f in failed:
+                console.print(f"  {f['scene']}: {f['error']}", markup=False, highlight=False)
         for name in ("metrics", "alerts", "report", "ground_db"):
             if name in result.files:
                 console.print(f"wrote {result.files[name]}")

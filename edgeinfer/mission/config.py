@@ -189,11 +189,20 @@ class DetectionSection(_Table):
     # Larger scenes are reported as failed instead of tiled (a 20,000 x 20,000 px product;
     # a Sentinel-2 tile is 10,980 x 10,980 at 10 m, a Landsat scene ~7,800 x 7,700).
     max_scene_pixels: int = Field(default=400_000_000, ge=1)
+    # load only models whose detached .sig verifies against trusted_keys (PEM public keys;
+    # none: the development key models/keys/edgeinfer-dev.pub); docs/reliability.md
+    require_signature: bool = True
+    trusted_keys: list[str] = Field(default_factory=list)
 
     @field_validator("models_dir")
     @classmethod
     def _path(cls, value: str | None, info: ValidationInfo) -> str | None:
         return _resolve(value, info)
+
+    @field_validator("trusted_keys")
+    @classmethod
+    def _keys(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return [str(_resolve(v, info)) for v in value]
 
     @field_validator("threads")
     @classmethod

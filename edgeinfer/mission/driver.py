@@ -35,8 +35,12 @@ from edgeinfer.mission.build import (
     plan_placement,
 )
 from edgeinfer.mission.config import MissionConfig
+from edgeinfer.mission.faultplan import FaultPlan, fault_plan, mission_settings, uplink_events
+from edgeinfer.mission.integrity import add_reliability, failed_scenes, ground_rows, integrity
 from edgeinfer.mission.loading import load_mission
 from edgeinfer.mission.metrics import mission_metrics
+from edgeinfer.mission.models import check_models
+from edgeinfer.mission.operators import add_operator_figures, orbit_period_s, prepare_relays
 from edgeinfer.mission.outputs import (
     alerts_geojson,
     decode_alerts,
@@ -46,6 +50,8 @@ from edgeinfer.mission.outputs import (
 )
 from edgeinfer.mission.plan import MissionPlan, plan_mission
 from edgeinfer.mission.scenes import MissionScene, open_mission_scenes
+from edgeinfer.node.events import Capture, Event, Uplink
+from edgeinfer.relay.drive import RelayRun
 
 logger = logging.getLogger(__name__)
 
@@ -92,22 +98,31 @@ def run_mission(
     state_root = config.execution.state_dir
     state = Path(state_root) if state_root else Path(tempfile.mkdtemp(prefix="edgeinfer-state-"))
     _fresh_state(state)
-    scenes = open_mission_scenes(config)
+    check_models(config)  # one line and exit 2 for a missing, malformed or unsigned model
+    failed: list[dict[str, Any]] = []
+    scenes = open_mission_scenes(config, failed=failed)
     executor: Any = None
     try:
         constellation = build_constellation(config)
         names = constellation.names
         stations = build_stations(config)
         executor = _executor(config, address, use_ray)
-        placement = plan_placement(config, names, executor.cpus, executor.max_actors)
+        placement = plan_placement(
+            config, names, executor.cpus, executor.max_actors, executor.cpu_share
+        )
         settings = node_settings(
             config, placement.threads, config.mission.start.timestamp(), state / "onboard"
         )
+        settings = mission_settings(settings, config)
+        faults = fault_plan(config, constellation, len(placement.groups))
         ground = executor.ground(state / "ground.sqlite", [s.name for s in stations])
+        killer = executor.killswitch() if faults.kills else None
         refs = [s.ref for s in scenes]
         groups = [
-            executor.group(g, settings, refs, ground, placement.cpus_per_actor)
-            for g in placement.groups
+            executor.group(
+                g, settings, refs, ground, placement.cpus_per_actor, killer, faults.max_restarts(k)
+            )
+            for k, g in enumerate(placement.groups)
         ]
         t_plan = time.perf_counter()
         plan = plan_mission(
@@ -123,17 +138,41 @@ def run_mission(
             min_coverage=config.imaging.min_coverage,
             search_step_s=config.imaging.search_step_s,
         )
+        relay = prepare_relays(config, constellation, plan)  # None without crosslinks
         plan_s = time.perf_counter() - t_plan
         t_sim = time.perf_counter()
+        uplinks = uplink_events(config, plan, names)
         finished = _simulate(
-            executor, groups, placement.groups, plan, progress, config.execution.windows
+            executor,
+            groups,
+            placement.groups,
+            plan,
+            progress,
+            config.execution.windows,
+            faults,
+            uplinks,
+            relay,
         )
         sim_s = time.perf_counter() - t_sim
         exported = executor.get(executor.call(ground, "export"))
         ground_db = executor.get(executor.call(ground, "snapshot"))
+        fired = executor.get(executor.call(killer, "fired")) if killer is not None else []
         wall = {"plan_s": plan_s, "simulate_s": sim_s, "total_s": time.perf_counter() - t_start}
+        chaos = {"failed_scenes": failed, "faults": {**faults.summary(), "kills_fired": fired}}
         result = _write_outputs(
-            config, out, scenes, plan, finished, exported, ground_db, placement, executor, wall
+            config,
+            out,
+            scenes,
+            plan,
+            finished,
+            exported,
+            ground_db,
+            placement,
+            executor,
+            wall,
+            chaos,
+            relay,
+            orbit_period_s(constellation),
         )
         for handle in [*groups, ground]:
             executor.get(executor.call(handle, "close"))
@@ -162,7 +201,8 @@ def _executor(config: MissionConfig, address: str | None, use_ray: bool) -> Any:
         return LocalExecutor()
     from edgeinfer.mission.actors import RayExecutor
 
-    return RayExecutor(address, config.execution.satellite_resource)
+    gpu = config.detection.provider in ("cuda", "tensorrt")
+    return RayExecutor(address, config.execution.satellite_resource, gpu=gpu)
 
 
 def _simulate(
@@ -172,10 +212,21 @@ def _simulate(
     plan: MissionPlan,
     progress: Progress | None,
     windows: int,
+    faults: FaultPlan,
+    uplinks: Sequence[Uplink],
+    relay: RelayRun | None = None,
 ) -> list[dict[str, Any]]:
-    """Configure every group, queue every window's call, wait in window order."""
+    """Configure every group with its duty rows, its events cut into windows, its kill
+    times and the model updates; queue every window's call, wait in window order. With
+    crosslinks (``relay``), windows also end at relay ticks, where the driver carries
+    packets between groups (edgeinfer.relay.drive)."""
+    n_windows = max(1, min(windows, plan.n_steps))
+    bounds = np.linspace(0.0, plan.duration_s, n_windows + 1)
+    if relay is not None:
+        bounds = relay.bounds(bounds)
+        n_windows = len(bounds) - 1
     configs = []
-    for handle, sats in zip(groups, members, strict=True):
+    for k, (handle, sats) in enumerate(zip(groups, members, strict=True)):
         rows = [i for i, _ in sats]
         configs.append(
             executor.call(
@@ -186,26 +237,41 @@ def _simulate(
                 plan.sunlit[rows],
                 plan.imaging[rows],
                 plan.transmitting[rows],
+                _windows(_events(plan, rows, uplinks), bounds),
+                faults.kills_of(k),
+                faults.updates,
             )
         )
     executor.get(configs)
-    n_windows = max(1, min(windows, plan.n_steps))
-    bounds = np.linspace(0.0, plan.duration_s, n_windows + 1)
-    events = [plan.events([i for i, _ in sats]) for sats in members]
-    pending: list[list[Any]] = []
-    for w in range(n_windows):
-        lo, hi = bounds[w], bounds[w + 1]
-        last = w == n_windows - 1
-        calls = []
-        for handle, evs in zip(groups, events, strict=True):
-            mine = [e for e in evs if lo <= e.t_s < hi or (last and e.t_s == hi)]
-            calls.append(executor.call(handle, "run", mine, float(hi)))
-        pending.append(calls)
+    if relay is not None:
+        return relay.simulate(executor, groups, members, bounds, progress)
+    pending = [[executor.call(h, "run", w) for h in groups] for w in range(n_windows)]
     for w, calls in enumerate(pending):
         executor.get(calls)
         if progress is not None:
             progress(float(bounds[w + 1]), plan.duration_s)
     return list(executor.get([executor.call(h, "finish", plan.duration_s) for h in groups]))
+
+
+def _events(plan: MissionPlan, rows: Sequence[int], uplinks: Sequence[Uplink]) -> list[Event]:
+    """Captures, uplinks and passes of satellites ``rows`` in time order (at one instant: a
+    capture, then an update received at the start of a contact, then the contact)."""
+    keep = set(rows)
+    items: list[Event] = [*plan.events(rows), *(u for u in uplinks if u.sat in keep)]
+    rank = {Capture: 0, Uplink: 1}
+    items.sort(key=lambda e: (e.t_s, rank.get(type(e), 2), e.sat))
+    return items
+
+
+def _windows(events: Sequence[Event], bounds: Any) -> list[tuple[float, list[Event]]]:
+    """``(until_s, events)`` per window; an event at the very end goes to the last one."""
+    out = []
+    n = len(bounds) - 1
+    for w in range(n):
+        lo, hi = float(bounds[w]), float(bounds[w + 1])
+        last = w == n - 1
+        out.append((hi, [e for e in events if lo <= e.t_s < hi or (last and e.t_s == hi)]))
+    return out
 
 
 def _write_outputs(
@@ -219,6 +285,9 @@ def _write_outputs(
     placement: Any,
     executor: Any,
     wall: dict[str, float],
+    chaos: Mapping[str, Any],
+    relay: RelayRun | None = None,
+    period_s: float = 0.0,
 ) -> MissionResult:
     files: dict[str, Path] = {}
     reports: dict[int, dict[str, Any]] = {}
@@ -263,6 +332,7 @@ def _write_outputs(
         "cpus_per_actor": placement.cpus_per_actor,
         "intra_op_threads": placement.threads,
         "cluster_cpus": executor.cpus,
+        "actor_nodes": executor.actor_nodes(),
         "providers": providers,
         "captures_planned": len(plan.captures),
         "passes_planned": len(plan.passes),
@@ -283,6 +353,20 @@ def _write_outputs(
         run=run,
     )
     metrics["total"]["wall_s"] = round(wall["total_s"], 3)
+    raised = {i: r for f in finished for i, r in f["raised"].items()}
+    checks = integrity(ground_rows(files.get("ground_db"), exported["alerts"]), raised)
+    restarts = sum(int(f["restarts"]) for f in finished)
+    add_reliability(metrics, reports, checks, exported["counters"], restarts)
+    metrics["failed_scenes"] = failed_scenes(chaos["failed_scenes"], reports)
+    metrics["total"]["scenes_failed"] = len({f["scene"] for f in metrics["failed_scenes"]})
+    metrics["run"]["faults"] = {
+        **chaos["faults"],
+        "groups": [
+            {"group": f["group"], "restarts": f["restarts"], "pids": f["pids"]} for f in finished
+        ],
+    }
+    # latency split, relays over crosslinks and economics (docs/operators.md)
+    add_operator_figures(metrics, config, plan, exported["alerts"], period_s, relay)
     files["alerts"] = write_json(out / "alerts.geojson", alerts_geojson(alerts, scenes))
     files["plan"] = write_json(out / "plan.json", _plan_json(plan))
     files["metrics"] = write_json(out / "metrics.json", metrics)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from edgeinfer.mission.chaos import Kill, kill_schedule, orbit_period_s
 from edgeinfer.mission.config import MissionConfig
 from edgeinfer.mission.plan import MissionPlan
 from edgeinfer.node.events import Uplink
-from edgeinfer.node.settings import HazardSettings
+from edgeinfer.node.settings import HazardSettings, NodeSettings
 from edgeinfer.node.uplinks import UplinkedModel
 from edgeinfer.orbit import Constellation
 
@@ -23,6 +23,18 @@ logger = logging.getLogger(__name__)
 
 #: Restarts Ray may make of a group beyond its scheduled kills (an unplanned crash).
 SPARE_RESTARTS = 1
+
+
+def mission_settings(settings: NodeSettings, config: MissionConfig) -> NodeSettings:
+    """``settings`` with the mission's signature policy for installed models and its
+    hazards (faults, mitigations, keys for model updates)."""
+    d = config.detection
+    detection = replace(
+        settings.detection,
+        require_signature=d.require_signature,
+        trusted_keys=tuple(d.trusted_keys),
+    )
+    return replace(settings, detection=detection, hazards=hazard_settings(config))
 
 
 def hazard_settings(config: MissionConfig) -> HazardSettings:

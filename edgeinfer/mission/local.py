@@ -6,14 +6,20 @@ benchmarks that want no cluster, and debugging.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from edgeinfer.errors import ConfigError
+from edgeinfer.mission.chaos import KillSwitch
+from edgeinfer.node.checkpoint import ActorCrash
 from edgeinfer.node.ground import GroundStationNode
 from edgeinfer.node.group import SatelliteGroup
 from edgeinfer.node.settings import NodeSettings, SceneRef
+
+logger = logging.getLogger(__name__)
 
 
 class _Call:
@@ -37,6 +43,35 @@ class _Call:
         self._done = True
 
 
+class _LocalActor:
+    """A satellite group with Ray's restart semantics, in this process: a call that ends in
+    :class:`ActorCrash` drops the group (its files closed as a dying process's would be),
+    builds a new one from the same arguments (it restores its checkpoint) and calls again,
+    at most ``max_restarts`` times."""
+
+    def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any], max_restarts: int) -> None:
+        self._args = args
+        self._kwargs = kwargs
+        self.max_restarts = max_restarts
+        self.restarts = 0
+        self.group = SatelliteGroup(*args, **kwargs)
+
+    def invoke(self, method: str, *args: Any) -> Any:
+        while True:
+            try:
+                return getattr(self.group, method)(*args)
+            except ActorCrash:
+                if self.restarts >= self.max_restarts:
+                    raise ConfigError(
+                        f"satellite group {self.group.key} crashed more than max_restarts = "
+                        f"{self.max_restarts} times"
+                    ) from None
+                self.group.abandon()
+                self.restarts += 1
+                logger.info("restarting %s in-process (restart %d)", self.group.key, self.restarts)
+                self.group = SatelliteGroup(*self._args, **self._kwargs)
+
+
 class LocalExecutor:
     """The same calls in this process, no Ray (tests, benchmarks, debugging).
 
@@ -48,12 +83,16 @@ class LocalExecutor:
 
     cpus = float(os.cpu_count() or 1)
     max_actors = 1
+    cpu_share = None
 
     def __init__(self) -> None:
         self._queue: list[_Call] = []
 
     def ground(self, path: Path | None, stations: Sequence[str]) -> GroundStationNode:
         return GroundStationNode(path, stations)
+
+    def killswitch(self) -> KillSwitch:
+        return KillSwitch()
 
     def group(
         self,
@@ -62,16 +101,24 @@ class LocalExecutor:
         scenes: Sequence[SceneRef],
         ground: Any,
         cpus: float,
-    ) -> SatelliteGroup:
-        return SatelliteGroup(satellites, settings, scenes, ground)
+        killer: Any = None,
+        max_restarts: int = 1,
+    ) -> _LocalActor:
+        return _LocalActor((satellites, settings, scenes, ground), {"killer": killer}, max_restarts)
 
     def call(self, handle: Any, method: str, *args: Any) -> _Call:
+        if isinstance(handle, _LocalActor):
+            return _Call(self._queue, lambda *a: handle.invoke(method, *a), args)
         return _Call(self._queue, getattr(handle, method), args)
 
     def get(self, refs: Any) -> Any:
         if isinstance(refs, list):
             return [r.result() for r in refs]
         return refs.result()
+
+    def actor_nodes(self) -> list[str]:
+        """No actors: every satellite runs in this process."""
+        return []
 
     def shutdown(self) -> None:
         return None

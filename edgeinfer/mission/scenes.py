@@ -152,6 +152,11 @@ def _describe(
             f"{scene.width} x {scene.height} px is more than "
             f"detection.max_scene_pixels = {limit:,}; crop the product or raise the limit"
         )
+    if scene.meta.get("all_invalid"):
+        raise SceneError(
+            "every pixel is nodata, masked, NaN or inf: nothing to detect; check the file's "
+            "nodata value and masks, or remove the scene"
+        )
     try:
         footprint = tuple(scene.footprint_lonlat())
     except GeoreferenceError:

@@ -69,7 +69,10 @@ class InferenceEngine:
         self.cost = cost
         self._registry = ModelRegistry(detection.models_dir)
         self._options = RuntimeOptions(
-            provider=detection.provider, intra_op_threads=detection.threads
+            provider=detection.provider,
+            intra_op_threads=detection.threads,
+            require_signature=detection.require_signature,
+            trusted_keys=detection.trusted_keys,
         )
         self._runners: dict[str, Detector] = {}
         self._scenes: dict[str, PreparedScene] = {}

@@ -42,6 +42,8 @@ class DetectionSettings:
     batch_size: int = 2
     threads: int = 1
     models_dir: str | None = None
+    require_signature: bool = False
+    trusted_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,149 @@
+"""Bad input at the command line: each mistake is ONE line on stderr naming the thing and the
+fix, with exit code 2 and no traceback, for ``edgeinfer run`` (bad TLE lines, invalid TOML,
+missing, malformed, unsigned, tampered and contract-breaking models) and ``edgeinfer detect``
+(missing and corrupt rasters, a model that does not fit the scene's bands)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import onnx
+import pytest
+from bad_scenes import garbage
+from chaos_helpers import SAR
+
+from edgeinfer.cli.main import main
+from edgeinfer.detect import default_models_dir
+from edgeinfer.detect.signing import dev_private_key_path, load_private_key, sign_model
+from edgeinfer.mission import sample_mission_path
+
+TLE = sample_mission_path().parent / "sso4.tle"
+
+
+def _one_line_error(argv: list[str], capsys: Any) -> str:
+    """Run the CLI (-q: warnings only); the error must be one last line, no traceback."""
+    assert main(["-q", *argv]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    errors = [line for line in lines if line.startswith("edgeinfer: error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], lines
+    assert "Traceback" not in err
+    return errors[0]
+
+
+def _mission(tmp: Path, constellation: str, detection: str = "") -> Path:
+    text = (
+        '[mission]\nstart = "2023-10-25T00:00:00Z"\nduration_h = 1.0\n'
+        f"[constellation]\n{constellation}\nswath_km = 290.0\n"
+        '[[ground_stations]]\nname = "Svalbard"\n'
+        f'[[scenes]]\npath = "{SAR["path"]}"\nproduct = "sar"\n'
+        f"[detection]\n{detection}\n"
+    )
+    path = tmp / "m.toml"
+    path.write_text(text)
+    return path
+
+
+SSO = "kind = 'sso'\nn_satellites = 2\naltitude_km = 786.0"
+
+
+def test_a_bad_tle_line(tmp_path: Path, capsys: Any) -> None:
+    lines = TLE.read_text().splitlines()
+    lines[1] = lines[1][:-1] + str((int(lines[1][-1]) + 1) % 10)  # wrong checksum digit
+    bad = tmp_path / "bad.tle"
+    bad.write_text("\n".join(lines) + "\n")
+    mission = _mission(tmp_path, f"kind = 'tle'\ntle_file = '{bad}'")
+    assert main(["-q", "run", str(mission)]) == 2
+    err = capsys.readouterr().err
+    first = next(line for line in err.splitlines() if line.startswith("edgeinfer: error: "))
+    # one line names the file, the line and the fix; the orbit package then prints the bad
+    # line over the TLE template, as sgp4 does (STYLE.md)
+    assert "bad.tle:2: bad TLE line 1: checksum is" in first and "fix the line" in first
+    assert lines[1] in err and "Traceback" not in err
+
+
+def test_invalid_mission_toml(tmp_path: Path, capsys: Any) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text('[mission]\nstart = "2023-10-25T00:00:00Z"\nduration_h = [\n')
+    msg = _one_line_error(["run", str(path)], capsys)
+    assert "broken.toml is not valid TOML" in msg
+
+
+def test_a_models_folder_without_models(tmp_path: Path, capsys: Any) -> None:
+    empty = tmp_path / "models"
+    empty.mkdir()
+    mission = _mission(tmp_path, SSO, f"models_dir = '{empty}'")
+    msg = _one_line_error(["run", str(mission)], capsys)
+    assert f"no models in {empty}" in msg and "edgeinfer models build" in msg
+
+
+def _models(tmp: Path) -> Path:
+    folder = tmp / "models"
+    folder.mkdir()
+    for suffix in (".onnx", ".onnx.sig"):
+        shutil.copy(default_models_dir() / f"ship_sar_vv{suffix}", folder)
+    return folder
+
+
+def test_a_malformed_model(tmp_path: Path, capsys: Any) -> None:
+    folder = _models(tmp_path)
+    garbage(folder / "junk.onnx")
+    msg = _one_line_error(["run", str(_mission(tmp_path, SSO, f"models_dir = '{folder}'"))], capsys)
+    assert "junk.onnx is not a readable ONNX model" in msg and "edgeinfer models build" in msg
+
+
+def test_an_unsigned_model(tmp_path: Path, capsys: Any) -> None:
+    folder = _models(tmp_path)
+    (folder / "ship_sar_vv.onnx.sig").unlink()
+    msg = _one_line_error(["run", str(_mission(tmp_path, SSO, f"models_dir = '{folder}'"))], capsys)
+    assert "ship_sar_vv.onnx has no signature" in msg and "edgeinfer models sign" in msg
+
+
+def test_a_model_changed_after_signing(tmp_path: Path, capsys: Any) -> None:
+    folder = _models(tmp_path)
+    model = onnx.load(folder / "ship_sar_vv.onnx")
+    model.doc_string = "edited by hand"
+    onnx.save(model, folder / "ship_sar_vv.onnx")
+    msg = _one_line_error(["run", str(_mission(tmp_path, SSO, f"models_dir = '{folder}'"))], capsys)
+    assert "bad signature" in msg and "edgeinfer models sign" in msg
+
+
+def test_a_model_whose_inputs_break_its_metadata(tmp_path: Path, capsys: Any) -> None:
+    folder = _models(tmp_path)
+    model = onnx.load(folder / "ship_sar_vv.onnx")
+    for prop in model.metadata_props:
+        if prop.key == "edgeinfer.bands":
+            prop.value = '["VV", "VH"]'
+        if prop.key == "edgeinfer.units":
+            prop.value = '["sigma0", "sigma0"]'
+    onnx.save(model, folder / "ship_sar_vv.onnx")
+    sign_model(folder / "ship_sar_vv.onnx", load_private_key(dev_private_key_path()))
+    msg = _one_line_error(["run", str(_mission(tmp_path, SSO, f"models_dir = '{folder}'"))], capsys)
+    assert "input 'x' has 1 at axis 1, metadata and contract need 2" in msg
+
+
+def test_detect_a_missing_scene(tmp_path: Path, capsys: Any) -> None:
+    msg = _one_line_error(["detect", str(tmp_path / "nope.tif")], capsys)
+    assert "nope.tif does not exist; check the path" in msg
+
+
+def test_detect_a_corrupt_scene(tmp_path: Path, capsys: Any) -> None:
+    msg = _one_line_error(["detect", str(garbage(tmp_path / "junk.tif"))], capsys)
+    assert "cannot open" in msg and "junk.tif" in msg
+
+
+def test_detect_a_model_that_does_not_fit_the_bands(tmp_path: Path, capsys: Any) -> None:
+    out = tmp_path / "a.geojson"
+    argv = ["detect", SAR["path"], "--detectors", "fire", "--output", str(out)]
+    msg = _one_line_error(argv, capsys)
+    assert "no fire model fits the scene (product sar, bands VV)" in msg
+    assert "--bands" in msg and not out.exists()
+
+
+@pytest.mark.parametrize("flag", ["--tile", "--overlap"])
+def test_detect_bad_tiling(flag: str, tmp_path: Path, capsys: Any) -> None:
+    value = "0" if flag == "--tile" else "9999"
+    msg = _one_line_error(["detect", SAR["path"], flag, value], capsys)
+    assert "tile" in msg.lower() or "overlap" in msg.lower()
