@@ -57,9 +57,14 @@ class _Node(Protocol):
 
 
 class _Group(Protocol):
-    nodes: Mapping[int, Any]
-    fleet: Any
-    windows: Sequence[tuple[float, Sequence[Any]]]
+    @property
+    def nodes(self) -> Mapping[int, Any]: ...
+
+    @property
+    def fleet(self) -> Any: ...
+
+    @property
+    def windows(self) -> Sequence[tuple[float, Sequence[Any]]]: ...
 
     def run(self, window: int) -> dict[str, Any]: ...
 
