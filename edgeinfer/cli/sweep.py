@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from edgeinfer.mission.sweep import run_sweep
+from edgeinfer.mission.sweep import describe_value, run_sweep
 
 #: Columns of the terminal summary (the files have them all).
 SHOWN: tuple[tuple[str, str], ...] = (
@@ -29,6 +29,8 @@ SHOWN: tuple[tuple[str, str], ...] = (
 def _fmt(value: Any) -> str:
     if value is None:
         return "-"
+    if isinstance(value, bool | list | dict):
+        return describe_value(value)
     if isinstance(value, float):
         return f"{value:.6f}" if abs(value) < 1 else f"{value:,.1f}"
     return f"{value:,}" if isinstance(value, int) else str(value)

@@ -123,12 +123,21 @@ def variants(axes: Sequence[SweepAxis]) -> list[dict[str, Any]]:
     ]
 
 
+def describe_value(value: Any) -> str:
+    """A short label of a swept value: ground stations by name, other lists as JSON."""
+    if isinstance(value, list) and all(isinstance(v, dict) and "name" in v for v in value):
+        return "+".join(str(v["name"]) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = json.dumps(value) if isinstance(value, list | dict) else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def variant_name(index: int, overrides: Mapping[str, Any]) -> str:
     """A folder name: ``v03-constellation.n_satellites=8-crosslinks.enabled=true``."""
     parts = [f"v{index:02d}"]
     for key, value in overrides.items():
-        text = json.dumps(value) if not isinstance(value, str) else value
-        parts.append(f"{key}={text}")
+        parts.append(f"{key}={describe_value(value)}")
     name = re.sub(r"[^A-Za-z0-9._=+-]+", "_", "-".join(parts))
     return name[:120]
 

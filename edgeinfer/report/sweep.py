@@ -49,9 +49,15 @@ def render_sweep_report(
     """The page as a string."""
     cols = ["variant", *keys, *columns]
     head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in cols)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{_fmt(r.get(c))}</td>" for c in cols) + "</tr>" for r in rows
-    )
+    from edgeinfer.mission.sweep import describe_value
+
+    def cell(row: Mapping[str, Any], c: str) -> str:
+        value = row.get(c)
+        if c in keys and isinstance(value, bool | list | dict):
+            return html.escape(describe_value(value))
+        return _fmt(value)
+
+    body = "".join("<tr>" + "".join(f"<td>{cell(r, c)}</td>" for c in cols) + "</tr>" for r in rows)
     links = "".join(
         f'<li><a href="{html.escape(Path(str(r["out_dir"])).name)}/report.html">'
         f"{html.escape(str(r['variant']))}</a></li>"
