@@ -83,7 +83,9 @@ def test_savings_cost_per_alert_and_break_even() -> None:
     raw = _run(EconomicsConfig(baseline="raw"))
     assert raw["bytes_not_downlinked"] == 20_000_000_000 - 10_000
     # the ground-time price per GB follows from the per-minute price and the pass rate
-    assert e["ground_cost_per_gb_usd"] == pytest.approx(22.0 / (220e6 * 0.85 * 60 / 8 / 1e9), rel=1e-5)
+    assert e["ground_cost_per_gb_usd"] == pytest.approx(
+        22.0 / (220e6 * 0.85 * 60 / 8 / 1e9), rel=1e-5
+    )
     none = _run(cfg, alerts_delivered=0)
     assert none["cost_per_alert_usd"] == {"low": None, "high": None}
 
