@@ -6,7 +6,10 @@ are unit-tested without a cluster; only distribution lives here. Satellite actor
 ``num_cpus`` (their share of the cluster) and, when the cluster advertises it, one unit of a
 custom resource (``edgeinfer_satellite_slot`` by default) so that operators can say how many
 satellite processes each node takes; ``scheduling_strategy="SPREAD"`` spreads them over
-nodes. The ground actor asks for no CPU (it only checks and stores packets).
+nodes. With ``detection.provider`` cuda or tensorrt they also ask for a GPU fraction. Actors are
+sized to the nodes that can hold them (:mod:`edgeinfer.mission.capacity`), and a placement
+that cannot fit fails at once instead of leaving actors pending. The ground actor asks for no
+CPU (it only checks and stores packets).
 
 A local Ray for the run binds to loopback (``_node_ip_address``; ../shared/ENVIRONMENT.md:
 Ray otherwise binds to the outward address), runs without the dashboard, and sets
@@ -27,6 +30,7 @@ import ray
 
 from edgeinfer.errors import ConfigError
 from edgeinfer.link import PacketKey
+from edgeinfer.mission.capacity import cluster_capacity
 from edgeinfer.node.ground import GroundStationNode
 from edgeinfer.node.group import SatelliteGroup
 from edgeinfer.node.settings import NodeSettings, SceneRef
@@ -88,11 +92,18 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
 class RayExecutor:
     """Creates the mission's actors on a local Ray started for the run, or on a cluster."""
 
-    def __init__(self, address: str | None, resource: str, local_cpus: int | None = None) -> None:
+    def __init__(
+        self,
+        address: str | None,
+        resource: str,
+        local_cpus: int | None = None,
+        gpu: bool = False,
+    ) -> None:
         self.resource = resource
         self.max_actors: int | None = None
         self.started = False
         self._actors: list[Any] = []
+        self._groups: list[Any] = []
         if ray.is_initialized():
             logger.info("using the Ray session already started in this process")
         elif address is None:
@@ -120,9 +131,12 @@ class RayExecutor:
                 raise ConfigError(
                     f"cannot join the Ray cluster at {address!r}: {str(exc).splitlines()[0]}{hint}"
                 ) from None
-        resources = ray.cluster_resources()  # type: ignore[no-untyped-call]
-        self.cpus = float(resources.get("CPU", 1.0))
-        self.has_slots = resource in resources
+        # sized to the nodes that can hold a satellite actor, not the cluster's totals
+        self.capacity = cluster_capacity(ray.nodes(), resource, gpu)  # type: ignore[no-untyped-call]
+        self.cpus = self.capacity.cpus
+        self.has_slots = self.capacity.has_slots
+        self.max_actors = self.capacity.max_actors
+        self.cpu_share = self.capacity.share
         if not self.has_slots:
             logger.info("cluster has no %r resource; satellite actors use CPUs only", resource)
 
@@ -144,11 +158,21 @@ class RayExecutor:
         options: dict[str, Any] = {"num_cpus": cpus, "scheduling_strategy": "SPREAD"}
         if self.has_slots:
             options["resources"] = {self.resource: 1}
+        if self.capacity.gpus_per_actor > 0:
+            options["num_gpus"] = self.capacity.gpus_per_actor
+        self.capacity.check_fits(len(self._groups) + 1, cpus)  # fail fast, never pend forever
         handle = _RemoteSatelliteGroup.options(**options).remote(  # type: ignore[attr-defined]
             list(satellites), settings, list(scenes), ground
         )
         self._actors.append(handle)
+        self._groups.append(handle)
         return handle
+
+    def actor_nodes(self) -> list[str]:
+        """The address of the node each satellite actor runs on, in group order."""
+        ids = ray.get([h.node_id.remote() for h in self._groups])
+        where = {n["NodeID"]: n["NodeManagerAddress"] for n in ray.nodes()}  # type: ignore[no-untyped-call]
+        return [str(where.get(i, i)) for i in ids]
 
     def call(self, handle: Any, method: str, *args: Any) -> Any:
         return getattr(handle, method).remote(*args)
@@ -165,6 +189,7 @@ class RayExecutor:
     def shutdown(self) -> None:
         if self.started:  # ray.shutdown ends every actor of the session we started
             self._actors.clear()
+            self._groups.clear()
             ray.shutdown()
             self.started = False
             return
@@ -174,3 +199,4 @@ class RayExecutor:
             except Exception:  # already gone
                 logger.debug("actor already gone", exc_info=True)
         self._actors.clear()
+        self._groups.clear()

@@ -4,6 +4,7 @@ node settings and the satellite-to-process placement."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,10 +94,14 @@ def plan_placement(
     names: tuple[str, ...],
     cluster_cpus: float,
     max_actors: int | None = None,
+    cpu_share: Callable[[int], float] | None = None,
 ) -> Placement:
     """Groups of satellites per actor. ``auto``: one actor per available CPU (at most one
     per satellite), satellites spread evenly, so a 2-core machine runs 2 processes whether
-    the mission has 4 or 64 satellites. ``max_actors`` caps the count (1 in-process)."""
+    the mission has 4 or 64 satellites. ``max_actors`` caps the count (1 in-process; on Ray
+    the one-CPU actors that fit the nodes with satellite slots). ``cpu_share(n)``: the CPUs
+    each of n actors can have so that all fit on the nodes (default: an even split of
+    ``cluster_cpus``); used when ``cpus_per_actor`` is ``auto``."""
     e = config.execution
     n = len(names)
     cpus = max(1.0, float(cluster_cpus))
@@ -113,7 +118,10 @@ def plan_placement(
         size = base + (a < extra)
         groups.append(tuple((i, names[i]) for i in range(start, start + size)))
         start += size
-    per_actor = cpus / n_actors if e.cpus_per_actor == "auto" else float(e.cpus_per_actor)
+    if e.cpus_per_actor != "auto":
+        per_actor = float(e.cpus_per_actor)
+    else:
+        per_actor = cpu_share(n_actors) if cpu_share is not None else cpus / n_actors
     d = config.detection
     threads = d.threads if isinstance(d.threads, int) else max(1, int(per_actor))
     return Placement(tuple(groups), per_actor, threads)
