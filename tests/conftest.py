@@ -60,3 +60,12 @@ def ray_session() -> Iterator[Any]:
         ray.shutdown()
     if before is None:
         os.environ.pop("RAY_AUTH_MODE", None)
+
+
+@pytest.fixture(scope="session")
+def sample_run(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The embedded sample mission run once on Ray for the whole session (the mission tests
+    check it; the chaos tests compare against it)."""
+    from edgeinfer.mission import run_mission
+
+    return run_mission(None, tmp_path_factory.mktemp("sample"))

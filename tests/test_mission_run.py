@@ -29,11 +29,6 @@ MISSIONS = sorted(sample_mission_path().parent.glob("*.toml"))
 
 
 @pytest.fixture(scope="module")
-def sample_run(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> MissionResult:
-    return run_mission(None, tmp_path_factory.mktemp("sample"))
-
-
-@pytest.fixture(scope="module")
 def detectable() -> dict[str, set[Any]]:
     """Per scene, the true fires and ships that ``detect_scene`` itself finds on the scene
     (same models and tiling, matched with the mission's rule): what a perfect mission delivers.

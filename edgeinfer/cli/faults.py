@@ -95,6 +95,9 @@ def register(app: typer.Typer) -> None:
             as_json.write_text(json.dumps(result.to_json(), indent=2, sort_keys=True))
             typer.echo(f"wrote {as_json}")
 
+    from edgeinfer.cli.chaos import register_chaos  # mission-level chaos (kills, link faults)
+
+    register_chaos(faults_app)
     app.add_typer(faults_app, name="faults")
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ import ray
 from edgeinfer.errors import ConfigError
 from edgeinfer.link import PacketKey
 from edgeinfer.mission.capacity import cluster_capacity
+from edgeinfer.mission.chaos import KillSwitch
 from edgeinfer.node.ground import GroundStationNode
 from edgeinfer.node.group import SatelliteGroup
 from edgeinfer.node.settings import NodeSettings, SceneRef
@@ -51,6 +53,16 @@ class _RayGround:
         return [PacketKey(*k) for k in keys]
 
 
+class _RayKiller:
+    """The fault actor seen from a satellite actor: a blocking ``claim``."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    def claim(self, group: str, index: int, t_s: float, pid: int) -> bool:
+        return bool(ray.get(self.handle.claim.remote(group, index, t_s, pid)))
+
+
 @ray.remote
 class _RemoteSatelliteGroup(SatelliteGroup):
     def __init__(
@@ -59,12 +71,34 @@ class _RemoteSatelliteGroup(SatelliteGroup):
         settings: NodeSettings,
         scenes: Sequence[SceneRef],
         ground: Any,
+        killer: Any = None,
     ) -> None:
-        super().__init__(satellites, settings, scenes, _RayGround(ground))
+        super().__init__(
+            satellites,
+            settings,
+            scenes,
+            _RayGround(_actor(ground)),
+            killer=None if killer is None else _RayKiller(_actor(killer)),
+        )
+
+    def _die(self) -> None:
+        """A real crash: the process ends at once, files and transactions as they are;
+        Ray restarts the actor (max_restarts), which restores its checkpoint."""
+        os._exit(1)
 
     def node_id(self) -> str:
         """The Ray node this actor runs on (tests check the spread over nodes)."""
         return str(ray.get_runtime_context().get_node_id())
+
+
+_RemoteKillSwitch = ray.remote(KillSwitch)
+
+
+def _actor(ref: Any) -> Any:
+    """An actor handle from a handle or a named actor's name. Satellite groups get the
+    ground and the fault actor by NAME: a restarted actor's constructor arguments then hold
+    no actor handle (Ray warns that restarts depending on such arguments can fail)."""
+    return ray.get_actor(ref) if isinstance(ref, str) else ref
 
 
 @ray.remote
@@ -103,6 +137,7 @@ class RayExecutor:
         self.max_actors: int | None = None
         self.started = False
         self._actors: list[Any] = []
+        self._names: dict[int, str] = {}  # actor handle id -> name: groups look actors up
         self._groups: list[Any] = []
         if ray.is_initialized():
             logger.info("using the Ray session already started in this process")
@@ -140,12 +175,23 @@ class RayExecutor:
         if not self.has_slots:
             logger.info("cluster has no %r resource; satellite actors use CPUs only", resource)
 
-    def ground(self, path: Path | None, stations: Sequence[str]) -> Any:
-        handle = _RemoteGroundStation.options(num_cpus=0).remote(  # type: ignore[attr-defined]
-            path, list(stations)
-        )
+    def _named(self, handle: Any, name: str) -> Any:
+        self._names[id(handle)] = name
         self._actors.append(handle)
         return handle
+
+    def ground(self, path: Path | None, stations: Sequence[str]) -> Any:
+        name = f"edgeinfer-ground-{uuid.uuid4().hex[:12]}"
+        handle = _RemoteGroundStation.options(num_cpus=0, name=name).remote(  # type: ignore[attr-defined]
+            path, list(stations)
+        )
+        return self._named(handle, name)
+
+    def killswitch(self) -> Any:
+        """The fault actor that confirms scheduled kills (no CPU, like the ground)."""
+        name = f"edgeinfer-killswitch-{uuid.uuid4().hex[:12]}"
+        handle = _RemoteKillSwitch.options(num_cpus=0, name=name).remote()  # type: ignore[attr-defined]
+        return self._named(handle, name)
 
     def group(
         self,
@@ -154,15 +200,29 @@ class RayExecutor:
         scenes: Sequence[SceneRef],
         ground: Any,
         cpus: float,
+        killer: Any = None,
+        max_restarts: int = 1,
     ) -> Any:
-        options: dict[str, Any] = {"num_cpus": cpus, "scheduling_strategy": "SPREAD"}
+        """A satellite group actor. Ray restarts it up to ``max_restarts`` times and retries
+        its calls (``max_task_retries=-1``): safe because a restarted group restores its
+        checkpoint and runs each window once (edgeinfer.node.group)."""
+        options: dict[str, Any] = {
+            "num_cpus": cpus,
+            "scheduling_strategy": "SPREAD",
+            "max_restarts": max_restarts,
+            "max_task_retries": -1 if max_restarts else 0,
+        }
         if self.has_slots:
             options["resources"] = {self.resource: 1}
         if self.capacity.gpus_per_actor > 0:
             options["num_gpus"] = self.capacity.gpus_per_actor
         self.capacity.check_fits(len(self._groups) + 1, cpus)  # fail fast, never pend forever
         handle = _RemoteSatelliteGroup.options(**options).remote(  # type: ignore[attr-defined]
-            list(satellites), settings, list(scenes), ground
+            list(satellites),
+            settings,
+            list(scenes),
+            self._names.get(id(ground), ground),
+            None if killer is None else self._names.get(id(killer), killer),
         )
         self._actors.append(handle)
         self._groups.append(handle)
