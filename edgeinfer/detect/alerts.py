@@ -90,13 +90,14 @@ def objects_from_output(tile: Tile, output: DetectorOutput, info: ModelInfo) -> 
     pixels whose centroid lies in ``tile.core``.
     """
     mask = (output.cls > 0) & tile.valid
-    labels, n = ndimage.label(mask, structure=_EIGHT_CONNECTED)
-    if n == 0:
+    if not mask.any():  # most tiles: nothing to label
         return []
+    labels, n = ndimage.label(mask, structure=_EIGHT_CONNECTED)
     # Per-object statistics over the object pixels only (not the whole tile: ndimage's
     # labelled reductions sort every pixel, ~100 ms on a 512x512 tile).
-    rows_px, cols_px = np.nonzero(labels)
-    lab = labels[rows_px, cols_px] - 1
+    flat = np.flatnonzero(mask)
+    rows_px, cols_px = np.divmod(flat, mask.shape[1])
+    lab = labels.ravel()[flat] - 1
     counts = np.bincount(lab, minlength=n)
     centres = np.stack(
         [
@@ -110,14 +111,10 @@ def objects_from_output(tile: Tile, output: DetectorOutput, info: ModelInfo) -> 
     c_lo, r_lo = float(core.col_off), float(core.row_off)
     c_hi, r_hi = c_lo + float(core.width), r_lo + float(core.height)
 
-    keep: list[int] = []
-    for k in range(n):
-        if counts[k] < info.min_pixels:
-            continue
-        cx = col0 + centres[k, 1] + 0.5  # scene pixel coordinates of the centroid
-        cy = row0 + centres[k, 0] + 0.5
-        if c_lo <= cx < c_hi and r_lo <= cy < r_hi:
-            keep.append(k)
+    cx = col0 + centres[:, 1] + 0.5  # scene pixel coordinates of the centroids
+    cy = row0 + centres[:, 0] + 0.5
+    inside = (c_lo <= cx) & (cx < c_hi) & (r_lo <= cy) & (cy < r_hi)
+    keep: list[int] = np.flatnonzero(inside & (counts >= info.min_pixels)).tolist()
     if not keep:
         return []
 
@@ -125,11 +122,7 @@ def objects_from_output(tile: Tile, output: DetectorOutput, info: ModelInfo) -> 
     np.maximum.at(max_cls, lab, output.cls[rows_px, cols_px].astype(np.int64))
     max_conf = np.full(n, -np.inf)
     np.maximum.at(max_conf, lab, output.confidence[rows_px, cols_px].astype(np.float64))
-    slices = ndimage.find_objects(labels)
-    boxes = []
-    for k in keep:
-        rs, cs = slices[k]
-        boxes.append((cs.start, rs.start, cs.stop, rs.stop))  # tile pixels, max exclusive
+    boxes = _boxes(lab, rows_px, cols_px, n, keep)  # tile pixels, max exclusive
 
     geo = _lonlat(tile, [centres[k] for k in keep], boxes)
     extents = _extents(info, lab, rows_px, cols_px, centres, counts)
@@ -160,6 +153,20 @@ def objects_from_output(tile: Tile, output: DetectorOutput, info: ModelInfo) -> 
             )
         )
     return alerts
+
+
+def _boxes(
+    lab: np.ndarray, rows: np.ndarray, cols: np.ndarray, n: int, keep: list[int]
+) -> list[tuple[int, int, int, int]]:
+    """``(col_min, row_min, col_max + 1, row_max + 1)`` of the objects ``keep``, from the
+    object pixels only (``ndimage.find_objects`` would scan the whole tile): pixels sorted by
+    label, then a min/max reduction per label."""
+    order = np.argsort(lab, kind="stable")
+    starts = np.searchsorted(lab[order], np.arange(n))
+    r, c = rows[order], cols[order]
+    r_min, r_max = np.minimum.reduceat(r, starts), np.maximum.reduceat(r, starts)
+    c_min, c_max = np.minimum.reduceat(c, starts), np.maximum.reduceat(c, starts)
+    return [(int(c_min[k]), int(r_min[k]), int(c_max[k]) + 1, int(r_max[k]) + 1) for k in keep]
 
 
 def _lonlat(
