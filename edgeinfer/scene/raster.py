@@ -137,12 +137,15 @@ class RasterScene(Scene):
         srcs = [self.band_source(n) for n in (band_names or self.band_names)]
         col, row = round(window.col_off), round(window.row_off)
         w, h = round(window.width), round(window.height)
-        data = np.zeros((len(srcs), h, w), dtype=np.float32)
-        valid = np.zeros((h, w), dtype=bool)
-        has_sat = any(s.saturation_dn is not None for s in srcs)
-        saturated = np.zeros((len(srcs), h, w), dtype=bool) if has_sat else None
         c0, r0 = max(col, 0), max(row, 0)
         c1, r1 = min(col + w, self.width), min(row + h, self.height)
+        # a window inside the scene is written whole below: no need to zero it first
+        inside_scene = (c0, r0, c1, r1) == (col, row, col + w, row + h)
+        alloc = np.empty if inside_scene else np.zeros
+        data = alloc((len(srcs), h, w), dtype=np.float32)
+        valid = alloc((h, w), dtype=bool)
+        has_sat = any(s.saturation_dn is not None for s in srcs)
+        saturated = np.zeros((len(srcs), h, w), dtype=bool) if has_sat else None
         if c1 <= c0 or r1 <= r0:
             return ReadResult(data, valid, saturated)
         inner = Window(c0, r0, c1 - c0, r1 - r0)
