@@ -20,6 +20,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from edgeinfer.budget import PowerConfig, ThermalConfig, load_accelerators
 from edgeinfer.budget.economics import EconomicsConfig
+from edgeinfer.mission.config_downlink import DownlinkSection
 from edgeinfer.mission.config_faults import FaultsSection, UplinkSection
 from edgeinfer.mission.schema import Table, resolve_path
 from edgeinfer.orbit.stations import (
@@ -38,7 +39,6 @@ SENTINEL2_STORE_BYTES = 2360 * 10**9 // 8
 # Link efficiency default of edgeinfer.budget.LinkModel [assumption stated there].
 DEFAULT_LINK_EFFICIENCY = 0.85
 SAR_PRODUCTS = frozenset({"sar"})
-DETECTOR_NAMES = ("fire", "ship", "cloud")
 DetectorName = Literal["fire", "ship", "cloud"]
 _ALL: tuple[DetectorName, ...] = ("cloud", "fire", "ship")
 
@@ -286,36 +286,6 @@ class BudgetsSection(_Table):
     link_efficiency: float = Field(default=DEFAULT_LINK_EFFICIENCY, gt=0.0, le=1.0)
     on_refusal: Literal["defer", "skip"] = "defer"
     max_defer_s: float | None = Field(default=None, gt=0.0)
-
-
-class DownlinkSection(_Table):
-    """``[downlink]``: ``alerts`` only, or ``alerts+chips`` (image chips of the
-    highest-priority alerts of each capture, sent only with capacity to spare)."""
-
-    policy: Literal["alerts", "alerts+chips"] = "alerts"
-    chip_size_px: int = Field(default=32, ge=4, le=512)
-    max_chips_per_capture: int = Field(default=4, ge=0, le=10_000)
-    max_chip_bytes_per_pass: int | None = Field(default=None, gt=0)
-    min_chip_priority: int = Field(default=0, ge=0, le=255)
-    batch_packets: int = Field(default=1024, ge=1, le=100_000)
-    # ARQ inside a pass: unacknowledged packets are resent up to this many more times while
-    # the pass has capacity left (edgeinfer.link.Downlink; docs/link.md).
-    retransmit_rounds: int = Field(default=2, ge=0, le=100)
-    priority: dict[str, int] = Field(default_factory=lambda: {"fire": 200, "ship": 150})
-
-    @field_validator("priority")
-    @classmethod
-    def _priorities(cls, value: dict[str, int]) -> dict[str, int]:
-        for name, prio in value.items():
-            if name not in DETECTOR_NAMES:
-                raise ValueError(
-                    f"priority.{name}: unknown detector; use {', '.join(DETECTOR_NAMES)}"
-                )
-            if not 0 <= prio <= 205:
-                raise ValueError(
-                    f"priority.{name} = {prio} must be in 0..205 (confidence adds 0..50)"
-                )
-        return value
 
 
 class OutputSection(_Table):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -45,12 +44,15 @@ from edgeinfer.mission.outputs import (
     alerts_geojson,
     decode_alerts,
     match_truth,
+    plan_json,
     unobservable,
+    write_db,
     write_json,
 )
 from edgeinfer.mission.plan import MissionPlan, plan_mission
 from edgeinfer.mission.scenes import MissionScene, open_mission_scenes
-from edgeinfer.node.events import Capture, Event, Uplink
+from edgeinfer.mission.windows import cut_windows, group_events
+from edgeinfer.node.events import Uplink
 from edgeinfer.relay.drive import RelayRun
 
 logger = logging.getLogger(__name__)
@@ -237,7 +239,7 @@ def _simulate(
                 plan.sunlit[rows],
                 plan.imaging[rows],
                 plan.transmitting[rows],
-                _windows(_events(plan, rows, uplinks), bounds),
+                cut_windows(group_events(plan, rows, uplinks), bounds),
                 faults.kills_of(k),
                 faults.updates,
             )
@@ -251,27 +253,6 @@ def _simulate(
         if progress is not None:
             progress(float(bounds[w + 1]), plan.duration_s)
     return list(executor.get([executor.call(h, "finish", plan.duration_s) for h in groups]))
-
-
-def _events(plan: MissionPlan, rows: Sequence[int], uplinks: Sequence[Uplink]) -> list[Event]:
-    """Captures, uplinks and passes of satellites ``rows`` in time order (at one instant: a
-    capture, then an update received at the start of a contact, then the contact)."""
-    keep = set(rows)
-    items: list[Event] = [*plan.events(rows), *(u for u in uplinks if u.sat in keep)]
-    rank = {Capture: 0, Uplink: 1}
-    items.sort(key=lambda e: (e.t_s, rank.get(type(e), 2), e.sat))
-    return items
-
-
-def _windows(events: Sequence[Event], bounds: Any) -> list[tuple[float, list[Event]]]:
-    """``(until_s, events)`` per window; an event at the very end goes to the last one."""
-    out = []
-    n = len(bounds) - 1
-    for w in range(n):
-        lo, hi = float(bounds[w]), float(bounds[w + 1])
-        last = w == n - 1
-        out.append((hi, [e for e in events if lo <= e.t_s < hi or (last and e.t_s == hi)]))
-    return out
 
 
 def _write_outputs(
@@ -303,11 +284,11 @@ def _write_outputs(
         providers.update(f["providers"])
         if config.output.onboard_databases:
             for index, blob in f["databases"].items():
-                files[f"onboard_{index}"] = _write_db(
+                files[f"onboard_{index}"] = write_db(
                     out / "onboard" / f"sat{index:03d}.link.sqlite", blob
                 )
     if ground_db:
-        files["ground_db"] = _write_db(out / "ground.sqlite", ground_db)
+        files["ground_db"] = write_db(out / "ground.sqlite", ground_db)
     alerts = decode_alerts(exported["alerts"], scenes, plan.satellites, config.detection.models_dir)
     truth = [t for s in scenes for t in s.truth]
     found = match_truth(alerts, truth)
@@ -368,7 +349,7 @@ def _write_outputs(
     # latency split, relays over crosslinks and economics (docs/operators.md)
     add_operator_figures(metrics, config, plan, exported["alerts"], period_s, relay)
     files["alerts"] = write_json(out / "alerts.geojson", alerts_geojson(alerts, scenes))
-    files["plan"] = write_json(out / "plan.json", _plan_json(plan))
+    files["plan"] = write_json(out / "plan.json", plan_json(plan))
     files["metrics"] = write_json(out / "metrics.json", metrics)
     if config.output.report:
         from edgeinfer.report import write_report
@@ -377,55 +358,3 @@ def _write_outputs(
             out / "report.html", metrics, plan, alerts, scenes, reports, soc, temp
         )
     return MissionResult(out, metrics, files, plan)
-
-
-def _write_db(path: Path, blob: bytes) -> Path:
-    """Write an SQLite image and leave it a plain (rollback-journal) file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    path.write_bytes(blob)
-    con = sqlite3.connect(path)
-    try:
-        con.execute("PRAGMA journal_mode=DELETE")
-    finally:
-        con.close()
-    return path
-
-
-def _plan_json(plan: MissionPlan) -> dict[str, Any]:
-    names = plan.satellites
-    return {
-        "start": plan.start.isoformat(),
-        "duration_s": plan.duration_s,
-        "step_s": plan.step_s,
-        "satellites": list(names),
-        "captures": [
-            {
-                "satellite": names[c.sat],
-                "scene": c.scene,
-                "t_s": round(c.t_s, 3),
-                "start_s": round(c.start_s, 3),
-                "end_s": round(c.end_s, 3),
-                "sun_elevation_deg": None
-                if c.sun_elevation_deg is None
-                else round(c.sun_elevation_deg, 3),
-            }
-            for c in plan.captures
-        ],
-        "passes": [
-            {
-                "satellite": names[p.sat],
-                "station": p.station,
-                "aos_s": round(p.t_s, 3),
-                "los_s": round(p.los_s, 3),
-                "capacity_bytes": p.capacity_bytes,
-                "max_elevation_deg": round(p.max_elevation_deg, 3),
-            }
-            for p in plan.passes
-        ],
-        "eclipses": [
-            {"satellite": names[s], "start_s": round(a, 3), "end_s": round(b, 3)}
-            for s, a, b in plan.eclipses
-        ],
-    }

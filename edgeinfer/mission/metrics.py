@@ -25,7 +25,7 @@ import numpy as np
 from edgeinfer.mission.outputs import GroundAlert
 from edgeinfer.mission.plan import MissionPlan
 from edgeinfer.mission.scenes import MissionScene
-from edgeinfer.node.satellite import COUNTERS
+from edgeinfer.node.counters import COUNTERS
 
 _SUMMED = (
     *COUNTERS,

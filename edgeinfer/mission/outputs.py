@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from edgeinfer.detect import AlertRecord, ModelRegistry
 from edgeinfer.detect.records import scene_hash
 from edgeinfer.errors import EdgeInferError
 from edgeinfer.link import DeliveredAlert
+from edgeinfer.mission.plan import MissionPlan
 from edgeinfer.mission.scenes import MissionScene, TruthObject
 from edgeinfer.scene import tile_windows
 
@@ -253,3 +255,55 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_finite(v) for v in value]
     return value
+
+
+def write_db(path: Path, blob: bytes) -> Path:
+    """Write an SQLite image and leave it a plain (rollback-journal) file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    path.write_bytes(blob)
+    con = sqlite3.connect(path)
+    try:
+        con.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        con.close()
+    return path
+
+
+def plan_json(plan: MissionPlan) -> dict[str, Any]:
+    names = plan.satellites
+    return {
+        "start": plan.start.isoformat(),
+        "duration_s": plan.duration_s,
+        "step_s": plan.step_s,
+        "satellites": list(names),
+        "captures": [
+            {
+                "satellite": names[c.sat],
+                "scene": c.scene,
+                "t_s": round(c.t_s, 3),
+                "start_s": round(c.start_s, 3),
+                "end_s": round(c.end_s, 3),
+                "sun_elevation_deg": None
+                if c.sun_elevation_deg is None
+                else round(c.sun_elevation_deg, 3),
+            }
+            for c in plan.captures
+        ],
+        "passes": [
+            {
+                "satellite": names[p.sat],
+                "station": p.station,
+                "aos_s": round(p.t_s, 3),
+                "los_s": round(p.los_s, 3),
+                "capacity_bytes": p.capacity_bytes,
+                "max_elevation_deg": round(p.max_elevation_deg, 3),
+            }
+            for p in plan.passes
+        ],
+        "eclipses": [
+            {"satellite": names[s], "start_s": round(a, 3), "end_s": round(b, 3)}
+            for s, a, b in plan.eclipses
+        ],
+    }

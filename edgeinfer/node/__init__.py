@@ -14,13 +14,14 @@ from edgeinfer.node.backlog import Backlog, Job
 from edgeinfer.node.checkpoint import ActorCrash, CheckpointStore, Killer
 from edgeinfer.node.chips import Chip, make_chip, parse_chip
 from edgeinfer.node.costs import HOST_MS_PER_TILE, CostModel, measure_host_ms_per_tile
+from edgeinfer.node.counters import COUNTERS
 from edgeinfer.node.engine import InferenceEngine, PreparedScene
 from edgeinfer.node.events import Capture, Event, Pass, Uplink
 from edgeinfer.node.fleet import Fleet
 from edgeinfer.node.ground import GroundStationNode
 from edgeinfer.node.group import SatelliteGroup, Window
 from edgeinfer.node.hazards import NodeHazards
-from edgeinfer.node.satellite import COUNTERS, SatelliteNode
+from edgeinfer.node.satellite import SatelliteNode
 from edgeinfer.node.settings import (
     BudgetSettings,
     DetectionSettings,

@@ -26,15 +26,17 @@ import dataclasses
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from edgeinfer.budget import OnboardStorage
 from edgeinfer.detect import Alert, Detector
 from edgeinfer.errors import EdgeInferError
-from edgeinfer.link import AlertItem, Downlink, OnboardQueue, PacketKey, QueueConfig, StoreConfig
+from edgeinfer.link import AlertItem, Downlink, OnboardQueue, QueueConfig, StoreConfig
 from edgeinfer.node.backlog import Backlog, Job
 from edgeinfer.node.chips import make_chip
+from edgeinfer.node.counters import COUNTERS
+from edgeinfer.node.downlink import Deliver, run_pass
 from edgeinfer.node.engine import InferenceEngine, Pick
 from edgeinfer.node.fleet import Fleet
 from edgeinfer.node.hazards import NodeHazards
@@ -42,33 +44,6 @@ from edgeinfer.node.settings import NodeSettings, SceneRef
 from edgeinfer.node.uplinks import ModelSlots, UplinkedModel
 
 logger = logging.getLogger(__name__)
-
-Deliver = Callable[[list[bytes], float, str], Sequence[PacketKey | Sequence[int]]]
-"""``(packets, downlink time in POSIX seconds, station name) -> acknowledged keys``."""
-
-COUNTERS: tuple[str, ...] = (
-    "scenes_captured",
-    "tiles_captured",
-    "tiles_empty",
-    "tiles_cloudy",
-    "tiles_inferred",
-    "tiles_without_detector",
-    "tiles_deferred_power",
-    "tiles_deferred_thermal",
-    "tiles_skipped_power",
-    "tiles_skipped_thermal",
-    "tiles_skipped_storage",
-    "tiles_unfinished",
-    "alerts_raised",
-    "chips_raised",
-    "raw_bytes_captured",
-    "passes",
-    "captures_failed",
-    "tiles_unreadable",
-    "tiles_failed",
-    "model_updates_accepted",
-    "model_updates_refused",
-)
 
 
 class SatelliteNode:
@@ -330,36 +305,24 @@ class SatelliteNode:
         ``capacity_bytes``: alerts first, then (policy permitting) chips; returns its log."""
         self.advance(aos_s)
         self.hazards.records(self.queue, aos_s)
-        t0 = self.posix(aos_s)
-        bytes_per_s = capacity_bytes / max(los_s - aos_s, 1e-9)
-
-        def send(link: Downlink, capacity: int, offset: int) -> Any:
-            c = link.open_contact(self.queue, capacity, t0)
-            while (batch := c.next_batch()) is not None:
-                arrival = t0 + (offset + c.report.bytes_sent) / bytes_per_s
-                c.acknowledge(deliver(batch, arrival, station) if batch else [])
-            return c.close()
-
-        first = send(self._alert_link, capacity_bytes, 0)
-        sent, packets, acked = first.bytes_sent, first.packets_sent, first.packets_acked
-        dl = self.settings.downlink
-        if dl.chips and capacity_bytes - sent > 0 and self.queue.status().pending_packets:
-            room = capacity_bytes - sent
-            if dl.max_chip_bytes_per_pass is not None:
-                room = min(room, dl.max_chip_bytes_per_pass)
-            second = send(self._chip_link, room, sent)
-            sent += second.bytes_sent
-            packets += second.packets_sent
-            acked += second.packets_acked
+        links = (self._alert_link, self._chip_link)
+        sent = run_pass(
+            self.queue,
+            links,
+            self.settings.downlink,
+            station,
+            self.posix(aos_s),
+            los_s - aos_s,
+            capacity_bytes,
+            deliver,
+        )
         self.counters["passes"] += 1
         log = {
             "station": station,
             "aos_s": aos_s,
             "los_s": los_s,
             "capacity_bytes": int(capacity_bytes),
-            "bytes_sent": int(sent),
-            "packets_sent": int(packets),
-            "packets_acked": int(acked),
+            **sent,
             "pending_after": self.queue.status().pending_packets,
         }
         self.pass_log.append(log)
