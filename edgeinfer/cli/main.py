@@ -58,24 +58,19 @@ for _name in COMMAND_MODULES:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (2 for a library error, one line, no traceback)."""
+    """Run the CLI; returns the exit code (2 for a library error, one line, no traceback).
+
+    Usage errors (unknown option, missing argument) are handled by click in standalone mode:
+    usage and the error on stderr, exit code 2.
+    """
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, standalone_mode=True, prog_name="edgeinfer")
     except EdgeInferError as exc:
         typer.echo(f"edgeinfer: error: {exc}", err=True)
         return 2
-    except typer.Exit as exc:
-        return int(exc.exit_code or 0)
-    except typer.Abort:
-        typer.echo("edgeinfer: aborted", err=True)
-        return 130
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     return 0
 
 

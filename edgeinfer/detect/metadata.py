@@ -138,7 +138,10 @@ def load_model_info(path: Path | str) -> ModelInfo:
         model = onnx.load_model_from_string(blob)
     except Exception as exc:  # protobuf DecodeError and friends
         raise ModelError(f"{path} is not a readable ONNX model ({exc}); {REBUILD_HINT}") from exc
-    props = {p.key: p.value for p in model.metadata_props}
+    try:
+        props = {str(p.key): str(p.value) for p in model.metadata_props}
+    except (TypeError, UnicodeDecodeError) as exc:  # metadata that is not valid UTF-8
+        raise ModelError(f"{path} has unreadable metadata ({exc}); {REBUILD_HINT}") from exc
     info = parse_metadata(props, path=path, sha256=hashlib.sha256(blob).hexdigest())
     check_graph(model, info)
     return info
