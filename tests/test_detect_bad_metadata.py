@@ -19,5 +19,5 @@ def test_non_utf8_metadata_is_a_model_error(tmp_path: Path) -> None:
     blob[value] = 0xFF  # the value's first byte is no longer UTF-8
     path = tmp_path / "bad.onnx"
     path.write_bytes(bytes(blob))
-    with pytest.raises(ModelError, match="bad.onnx"):
+    with pytest.raises(ModelError, match=r"bad\.onnx"):
         load_model_info(path)
