@@ -39,6 +39,8 @@ from edgeinfer.detect import (
     to_geojson,
     write_geojson,
 )
+from edgeinfer.detect.signing import load_trusted_keys, sign_model, verify_model
+from edgeinfer.detect.uplink import ModelUpdate, accept_update
 from edgeinfer.errors import (
     BandError,
     ConfigError,
@@ -98,6 +100,7 @@ __all__ = [
     "ModelError",
     "ModelInfo",
     "ModelRegistry",
+    "ModelUpdate",
     "OnboardStorage",
     "OrbitError",
     "PowerBudget",
@@ -110,6 +113,7 @@ __all__ = [
     "Tile",
     "TimeGrid",
     "UnknownNameError",
+    "accept_update",
     "builtin_stations",
     "compressed_size_bytes",
     "detect_scene",
@@ -122,11 +126,14 @@ __all__ = [
     "list_models",
     "load_accelerators",
     "load_mission",
+    "load_trusted_keys",
     "open_scene",
     "read_tle_file",
     "run_mission",
+    "sign_model",
     "station_from_spec",
     "tile_windows",
     "to_geojson",
+    "verify_model",
     "write_geojson",
 ]
