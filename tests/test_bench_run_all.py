@@ -29,8 +29,14 @@ SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "generated" / "s2
 
 def _measurements() -> dict[str, object]:
     return {
-        "bare": [{"tiles_per_s": 10.0}, {"tiles_per_s": 12.0}],
-        "pipeline": [{"tiles_per_s": 9.0}, {"tiles_per_s": 11.4}],
+        "bare": [
+            {"tiles_per_s": 10.0, "tiles": 100, "cpu_s": 5.0},
+            {"tiles_per_s": 12.0, "tiles": 100, "cpu_s": 6.0},
+        ],
+        "pipeline": [
+            {"tiles_per_s": 9.0, "tiles": 100, "cpu_s": 8.0},
+            {"tiles_per_s": 11.4, "tiles": 100, "cpu_s": 6.25},
+        ],
         "ray_data": [{"tiles_per_s": 3.0}, {"tiles_per_s": 4.0}],
         "naive": [{"tiles_per_s": 10.0}],
         "rss": {
@@ -51,6 +57,8 @@ def test_ratios_use_the_best_of_each_path() -> None:
     assert r["vs_naive"] == pytest.approx(1.14)
     assert r["rss_ratio_4x"] == pytest.approx(1.25)
     assert r["sim_speedup"] == 2500.0 and r["orbit_budget_speedup"] == 120000.0
+    # per CPU second: best pipeline 100/6.25 = 16 tiles/s, best bare 100/5 = 20 tiles/s
+    assert r["pipeline_vs_bare_cpu"] == pytest.approx(0.8)
 
 
 def test_bars_met_not_met_and_not_measured() -> None:
