@@ -163,8 +163,12 @@ class RayExecutor:
                     if "auth" in str(exc).lower()
                     else ""
                 )
+                # first and last lines: a Ray Client failure's first line is only a heading
+                # ("Initialization failure from server:") over the server's traceback
+                lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()] or [repr(exc)]
+                detail = " ... ".join(dict.fromkeys((lines[0], lines[-1])))
                 raise ConfigError(
-                    f"cannot join the Ray cluster at {address!r}: {str(exc).splitlines()[0]}{hint}"
+                    f"cannot join the Ray cluster at {address!r}: {detail}{hint}"
                 ) from None
         # sized to the nodes that can hold a satellite actor, not the cluster's totals
         self.capacity = cluster_capacity(ray.nodes(), resource, gpu)  # type: ignore[no-untyped-call]
