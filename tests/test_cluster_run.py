@@ -54,10 +54,19 @@ RUN_TIMEOUT_S = 240.0
 SMALL = ("--set", "mission.duration_h=3")
 
 
+_TAKEN: set[int] = set()
+
+
 def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    """A port nobody listens on now, never one handed out before in this session (the
+    OS may offer a just-closed port again before the node that got it binds it)."""
+    while True:
+        with socket.socket() as s:
+            s.bind((host, 0))
+            port = int(s.getsockname()[1])
+        if port not in _TAKEN:
+            _TAKEN.add(port)
+            return port
 
 
 def _session_members(sid: int) -> list[int]:
