@@ -343,7 +343,13 @@ def _write_outputs(
     metrics["run"]["faults"] = {
         **chaos["faults"],
         "groups": [
-            {"group": f["group"], "restarts": f["restarts"], "pids": f["pids"]} for f in finished
+            {
+                "group": f["group"],
+                "restarts": f["restarts"],
+                "pids": f["pids"],
+                "wall_s": {k: round(v, 3) for k, v in f["wall_s"].items()},
+            }
+            for f in finished
         ],
     }
     # latency split, relays over crosslinks and economics (docs/operators.md)

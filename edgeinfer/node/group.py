@@ -99,13 +99,14 @@ class SatelliteGroup:
         self._trace_cols = 0
         self.store: CheckpointStore | None = None
         self.starts = 1
+        self.wall_s: dict[str, float] = {"startup": 0.0, "run": 0.0, "checkpoint": 0.0}
         if settings.state_dir is not None:
             self.store = CheckpointStore(Path(settings.state_dir) / f"{self.key}.ckpt.sqlite")
             self.starts = self.store.record_start(os.getpid())
             setup = self.store.load_setup()
             if setup is not None:
                 self._restore(setup)
-        self.wall_s: dict[str, float] = {"startup": time.perf_counter() - t0, "run": 0.0}
+        self.wall_s["startup"] = time.perf_counter() - t0
 
     @property
     def restarts(self) -> int:
@@ -256,6 +257,7 @@ class SatelliteGroup:
 
     def _checkpoint(self) -> None:
         assert self.fleet is not None and self.store is not None
+        t0 = time.perf_counter()
         state = {
             "done": self.done,
             "fleet": self.fleet.snapshot(),
@@ -269,6 +271,7 @@ class SatelliteGroup:
         soc, temp = self.fleet.trace_columns(self._trace_cols)
         self.store.save(self.done, state, links, self._trace_cols, soc, temp)
         self._trace_cols += soc.shape[1]
+        self.wall_s["checkpoint"] = self.wall_s.get("checkpoint", 0.0) + time.perf_counter() - t0
 
     def _restore(self, setup: dict[str, Any]) -> None:
         assert self.store is not None
