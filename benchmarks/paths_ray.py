@@ -119,9 +119,9 @@ def run_pipeline(workload: Workload, warm: BenchScene, name: str = "pipeline") -
         runs.run(0)  # the warm-up capture
         cpu0 = ray.get([h.__ray_call__.remote(_cpu_s) for h in groups])
         before = ray.get([h.__ray_call__.remote(_counters) for h in groups])
-        t0 = time.perf_counter()
+        t0, driver0 = time.perf_counter(), time.process_time()
         runs.run(1)
-        seconds = time.perf_counter() - t0
+        seconds, driver_cpu = time.perf_counter() - t0, time.process_time() - driver0
         cpu1 = ray.get([h.__ray_call__.remote(_cpu_s) for h in groups])
         rss = ray.get([h.__ray_call__.remote(_peak_rss_mib) for h in groups])
         counts = ray.get([h.__ray_call__.remote(_counters) for h in groups])
@@ -134,10 +134,12 @@ def run_pipeline(workload: Workload, warm: BenchScene, name: str = "pipeline") -
         name,
         seconds,
         total["tiles_captured"],
-        float(sum(b - a for a, b in zip(cpu0, cpu1, strict=True))),
+        driver_cpu + float(sum(b - a for a, b in zip(cpu0, cpu1, strict=True))),
         total["alerts_raised"],
         {
             "actors": len(groups),
+            "cpu_s_actors": round(float(sum(b - a for a, b in zip(cpu0, cpu1, strict=True))), 3),
+            "cpu_s_driver": round(driver_cpu, 3),
             "satellites_per_actor": placement.satellites_per_actor,
             "intra_op_threads": placement.threads,
             "peak_rss_mib_per_actor": [round(r, 1) for r in rss],
@@ -200,6 +202,7 @@ class _DetectTiles:
         self.scene = open_scene(scene)
         self.tile = tile
         self.threshold = threshold
+        self.cpu0 = time.process_time()  # CPU after loading: what the batches cost is above it
 
     def _tile(
         self,
@@ -270,7 +273,12 @@ class _DetectTiles:
             )
             for k in range(n)
         ]
-        return {"alerts": np.asarray(self.detect(tiles), dtype=np.int64)}
+        alerts = np.asarray(self.detect(tiles), dtype=np.int64)
+        return {
+            "alerts": alerts,
+            "pid": np.full(n, os.getpid(), dtype=np.int64),
+            "cpu_s": np.full(n, time.process_time() - self.cpu0),
+        }
 
 
 def run_ray_data(workload: Workload, read_in_actors: bool = False) -> PathResult:
@@ -282,7 +290,7 @@ def run_ray_data(workload: Workload, read_in_actors: bool = False) -> PathResult
     ctx.enable_progress_bars = False
     ctx.verbose_progress = False
     models = {d: str(m.path) for d, m in workload.models.items()}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     items: list[dict[str, Any]] = []
     with open_scene(workload.scene.path) as scene:
         for _ in range(workload.captures):
@@ -321,22 +329,28 @@ def run_ray_data(workload: Workload, read_in_actors: bool = False) -> PathResult
     )
     alerts = 0
     first_s = None
+    actor_cpu: dict[int, float] = {}  # actor pid -> its CPU seconds on batches so far
     for row in result.iter_rows():
         if first_s is None:
             first_s = time.perf_counter() - t0
         alerts += int(row["alerts"])
+        pid = int(row["pid"])
+        actor_cpu[pid] = max(actor_cpu.get(pid, 0.0), float(row["cpu_s"]))
     seconds = time.perf_counter() - t0
+    driver_cpu = time.process_time() - c0
     name = "ray_data_read_in_actors" if read_in_actors else "ray_data"
     return PathResult(
         name,
         seconds,
         len(items),
-        None,
+        driver_cpu + sum(actor_cpu.values()),
         alerts,
         {
             "actors": workload.threads_total,
             "intra_op_threads": 1,
             "first_result_s": None if first_s is None else round(first_s, 3),
+            "cpu_s_actors": round(sum(actor_cpu.values()), 3),
+            "cpu_s_driver": round(driver_cpu, 3),
         },
     )
 

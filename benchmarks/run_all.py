@@ -94,6 +94,13 @@ def compute_ratios(m: Mapping[str, Any]) -> dict[str, float | None]:
         "pipeline_vs_bare_cpu": ratio(
             best_tiles_per_cpu_s(m.get("pipeline", [])), best_tiles_per_cpu_s(m.get("bare", []))
         ),
+        "vs_ray_data_cpu": ratio(
+            best_tiles_per_cpu_s(m.get("pipeline", [])),
+            best_tiles_per_cpu_s(m.get("ray_data", [])),
+        ),
+        "vs_naive_cpu": ratio(
+            best_tiles_per_cpu_s(m.get("pipeline", [])), best_tiles_per_cpu_s(m.get("naive", []))
+        ),
         "vs_ray_data": ratio(pipeline, ray_data),
         "vs_naive": ratio(pipeline, naive),
         "rss_ratio_4x": ratio(rss.get("peak_rss_mib_4x"), rss.get("peak_rss_mib_base")),
@@ -375,9 +382,10 @@ def _report(out: Mapping[str, Any]) -> None:
             continue
         mark = "met" if verdict["met"] else "NOT met"
         _log(f"{name:<22} {value:>12,.3f}  (bar {verdict['bar']}: {mark})  {detail.get(name, '')}")
-    cpu = out["ratios"].get("pipeline_vs_bare_cpu")
-    if cpu is not None:
-        _log(f"{'pipeline_vs_bare_cpu':<22} {cpu:>12,.3f}  (tiles per CPU second; no bar)")
+    for name in ("pipeline_vs_bare_cpu", "vs_ray_data_cpu", "vs_naive_cpu"):
+        cpu = out["ratios"].get(name)
+        if cpu is not None:
+            _log(f"{name:<22} {cpu:>12,.3f}  (same ratio in tiles per CPU second; no bar)")
 
 
 if __name__ == "__main__":
