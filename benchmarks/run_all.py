@@ -21,8 +21,11 @@ The pipeline workload is the sample's Sentinel-2 coast mirror-tiled to ``--grid`
 512 px (default 16 x 12 = 192), captured once per satellite actor (one per core), so 384 tiles
 on a 2-core machine (the size of issue 7's Ray Data reference). Also run: the existing
 ``bench_models.py`` (per-model cost per tile), ``bench_orbit.py`` and
-``bench_tiling_memory.py``. Every number is printed with its absolute values, the machine and
-the load average.
+``bench_tiling_memory.py``; ``--scale`` adds ``bench_scale.py`` (1 to 64 satellites, ~8 min).
+Every number is printed with its absolute values, the machine and the load average; on a
+machine shared with other work, compare the ``*_cpu`` ratios (tiles per CPU second of the
+processes doing the work), which other processes' load does not move the way it moves wall
+time.
 """
 
 from __future__ import annotations
@@ -232,15 +235,18 @@ def measure_rss(work: Path, grid: tuple[int, int]) -> dict[str, Any]:
 
 
 def run_script(args: list[str], out: Path) -> dict[str, Any] | None:
-    """Run one of the existing benchmark scripts with ``--json out``; its JSON or None."""
+    """Run one of the other benchmark scripts with ``--json out``; its JSON (with its exit
+    status when not 0: bench_scale.py exits 1 when its own check fails) or None."""
     cmd = [sys.executable, str(HERE / args[0]), *args[1:], "--json", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     for line in done.stdout.strip().splitlines()[-12:]:
         _log(f"   | {line}")
-    if done.returncode != 0:
+    if not out.exists():
         _log(f"   {args[0]} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
         return None
     loaded: dict[str, Any] = json.loads(out.read_text())
+    if done.returncode != 0:
+        loaded = {"exit_status": done.returncode, **loaded}
     return loaded
 
 
@@ -264,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip", type=parse_skip, default=set(), help=",".join(SECTIONS))
     p.add_argument("--work", type=Path, default=None, help="keep scenes here (default: temp)")
     p.add_argument("--quick", action="store_true", help="tiny grids, no models/tiling memory")
+    p.add_argument(
+        "--scale", action="store_true", help="also bench_scale.py (1-64 satellites, ~8 min)"
+    )
     a = p.parse_args(argv)
     if a.quick:
         a.grid, a.rss_grid, a.repeat = (3, 2), (2, 2), 1
@@ -322,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
             m["bench_models"] = _timed(
                 "bench_models.py",
                 lambda: run_script(
-                    ["bench_models.py", "--threads", "1", "--batch", "8", "--repeat", "5"],
+                    ["bench_models.py", "--threads", "1", "--batch", "8", "--repeat", "3"],
                     work / "models.json",
                 ),
             )
@@ -330,6 +339,10 @@ def main(argv: list[str] | None = None) -> int:
             m["bench_tiling_memory"] = _timed(
                 "bench_tiling_memory.py",
                 lambda: run_script(["bench_tiling_memory.py"], work / "tiling.json"),
+            )
+        if a.scale:
+            m["bench_scale"] = _timed(
+                "bench_scale.py", lambda: run_script(["bench_scale.py"], work / "scale.json")
             )
     finally:
         if a.work is None:
