@@ -93,7 +93,7 @@ def _net(channels: int) -> Any:
             nn.ReLU(),
         )
 
-    class ShipUNet(nn.Module):
+    class ShipUNet(nn.Module):  # type: ignore[misc]  # nn.Module is Any where torch is absent (CI)
         """The network; ``forward(x, valid)`` -> logits ``[N, 1, H, W]``."""
 
         def __init__(self) -> None:
