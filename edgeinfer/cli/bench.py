@@ -140,6 +140,8 @@ def register(app: typer.Typer) -> None:
 
             report = run_bench(settings, progress)
         out = Console()
+        if not out.is_terminal:  # a file or pipe: wide enough that names are not cut
+            out = Console(width=160)
         out.print(f"machine: {machine_line(report['machine'])}")
         for model, source in report["inputs"].items():
             kind = source["kind"]
