@@ -22,55 +22,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from affine import Affine
-from rasterio.windows import Window
-
+from edgeinfer.bench.inputs import synthetic_tiles
 from edgeinfer.detect.metadata import ModelInfo
 from edgeinfer.detect.registry import ModelRegistry
 from edgeinfer.detect.runtime import Detector, RuntimeOptions
-from edgeinfer.scene.bands import Band
 from edgeinfer.scene.types import Tile
 
 TILE = 512
 
 
-def synthetic_band(unit: str, rng: np.random.Generator) -> np.ndarray:
-    """One 512 x 512 band with values typical of ``unit`` (module doc)."""
-    shape = (TILE, TILE)
-    if unit == "reflectance":
-        return 0.1 * (1.0 + 0.05 * rng.standard_normal(shape))
-    if unit in ("sigma0", "intensity"):
-        return rng.exponential(0.02, shape)
-    if unit == "amplitude":
-        return rng.rayleigh(0.1, shape)
-    if unit == "brightness_temperature_k":
-        return 295.0 + rng.standard_normal(shape)
-    return rng.uniform(0.0, 255.0, shape)
-
-
 def tiles_for(info: ModelInfo, n: int, seed: int = 0) -> list[Tile]:
-    rng = np.random.default_rng(seed)
-    bands = tuple(Band(name, unit) for name, unit in zip(info.bands, info.units, strict=True))
-    out = []
-    for k in range(n):
-        data = np.stack([synthetic_band(b.unit, rng) for b in bands]).astype(np.float32)
-        window = Window(k * TILE, 0, TILE, TILE)
-        out.append(
-            Tile(
-                scene_id="bench",
-                tile_id=f"t{k}",
-                data=data,
-                valid=np.ones((TILE, TILE), bool),
-                window=window,
-                core=window,
-                bands=bands,
-                transform=Affine.identity(),
-                crs=None,
-                pixel_size_m=10.0,
-            )
-        )
-    return out
+    """``n`` synthetic tiles of the model's bands (values by unit: module docstring)."""
+    return synthetic_tiles(info, TILE, n, seed)
 
 
 def bench_model(

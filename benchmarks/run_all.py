@@ -1,7 +1,7 @@
 """Run every benchmark and write ONE JSON object with issue 7's ratios.
 
     .venv/bin/python benchmarks/run_all.py --json OUT [--grid 16x12] [--rss-grid 8x6]
-        [--repeat 2] [--skip ray_data,naive,...] [--work DIR] [--quick]
+        [--repeat 3] [--skip ray_data,naive,...] [--work DIR] [--quick] [--scale]
 
 Ratios, each from measurements of this one run (docs/performance.md explains them):
 
@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=Path("edgeinfer-out/bench.json"))
     p.add_argument("--grid", type=parse_grid, default=(16, 12), help="pipeline scene tiles")
     p.add_argument("--rss-grid", type=parse_grid, default=(8, 6), help="RSS base scene tiles")
-    p.add_argument("--repeat", type=int, default=2, help="bare/pipeline pairs (best kept)")
+    p.add_argument("--repeat", type=int, default=3, help="bare/pipeline pairs (best kept)")
     p.add_argument("--skip", type=parse_skip, default=set(), help=",".join(SECTIONS))
     p.add_argument("--work", type=Path, default=None, help="keep scenes here (default: temp)")
     p.add_argument("--quick", action="store_true", help="tiny grids, no models/tiling memory")
