@@ -176,7 +176,12 @@ def measure_pipelines(
         m["pipeline"].append(_show(r))
     m["bare"].append(_show(_timed("bare, intra-op", lambda: run_bare(workload, pre, "intra"))))
     pre.items.clear()  # free the preloaded inputs (GiBs) before the next paths
-    if "ray_data" not in skip:
+    if "ray_data" not in skip and not _has_ray_data():
+        m["ray_data_unavailable"] = (
+            "ray.data needs pandas and pyarrow: pip install edgeinfer[bench]"
+        )
+        _log(f"   ray data skipped: {m['ray_data_unavailable']}")
+    elif "ray_data" not in skip:
         for variant in (False, True):
 
             def ray_data(v: bool = variant) -> Any:
@@ -187,6 +192,14 @@ def measure_pipelines(
     if "naive" not in skip:
         m["naive"].append(_show(_timed("naive loop", lambda: run_naive(workload))))
     return workload.describe(), m
+
+
+def _has_ray_data() -> bool:
+    try:
+        import ray.data  # noqa: F401  (needs pandas and pyarrow: the bench extra)
+    except ImportError:
+        return False
+    return True
 
 
 def _show(result: Any) -> dict[str, Any]:
