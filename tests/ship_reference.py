@@ -83,6 +83,18 @@ def _open(mask: np.ndarray, valid: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(_dilate(_erode(mask | ~valid, size) & valid, size) & valid)
 
 
+def _grey_open(v: np.ndarray, valid: np.ndarray, size: int) -> np.ndarray:
+    big = np.float32(3e38)
+    low = ndimage.minimum_filter(np.where(valid, v, big), size, mode="constant", cval=big)
+    return np.asarray(
+        ndimage.maximum_filter(np.where(valid, low, -big), size, mode="constant", cval=-big)
+    )
+
+
+def _grey_close(v: np.ndarray, valid: np.ndarray, size: int) -> np.ndarray:
+    return -_grey_open(-v, valid, size)
+
+
 def _masked_stats(v: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndarray, ...]:
     m = mask.astype(np.float64)
     n = box_sum(m, size // 2)
@@ -93,73 +105,36 @@ def _masked_stats(v: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndarra
     return mean, sd, n
 
 
-def _reconstruct(seeds: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Pixels of ``mask`` 8-connected to a pixel of ``seeds`` (labelling, not dilation)."""
-    lab, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
-    keep = np.unique(lab[seeds & mask])
-    return np.isin(lab, keep[keep > 0])
-
-
-def _water_z(band: np.ndarray, background: np.ndarray, p: dict[str, float]) -> np.ndarray:
-    size = int(p["background_px"])
-    mean, sd, count = _masked_stats(band.astype(np.float64), background, size)
-    sd = np.maximum(np.maximum(sd, 1e-3 * np.abs(mean)), 1e-5)
-    z = (band - mean) / sd
-    return np.where(count >= p["min_background_fraction"] * size * size, z, 0.0)
-
-
-def optical_objects(
-    x: np.ndarray, valid: np.ndarray, p: dict[str, float]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Candidate objects of ship_optical (steps 1-4 of its docstring): (labels, z, water)."""
+def optical_ships(x: np.ndarray, valid: np.ndarray, p: dict[str, float]) -> np.ndarray:
+    """Ships on/beside water from B02, B03, B04, B08, B11 ``(5, h, w)``; ``p`` holds the
+    parameters (ship_optical.PARAMS). Returns class uint8 (2 on water, 1 at the shore)."""
     f = np.float32
     b, g, r, n, s = (x[i].astype(np.float32) * valid for i in range(5))
     floor = f(p["ratio_floor"])
-    ndwi = (g - n) / np.maximum(g + n, floor) > 0
-    mndwi = (g - s) / np.maximum(g + s, floor) > 0
-    seeds = _open(valid & ndwi & mndwi, valid, int(p["seed_water_px"]))
-    water = _reconstruct(seeds, valid & (ndwi | mndwi))
-    land = valid & ~water
-    body = _open(land, valid, int(p["land_body_px"]))
-    shore = 2 * int(p["shore_px"]) + 1
-    background = water & ~_dilate(land, shore)
+    ndwi = (g - n) / np.maximum(g + n, floor)
+    mndwi = (g - s) / np.maximum(g + s, floor)
+    water = valid & ((ndwi > 0) | (mndwi > 0))
+    open_water = _open(water, valid, int(p["open_water_px"]))
+    not_water = valid & ~open_water
+    land = _open(not_water, valid, int(p["land_body_px"]))
+    for _ in range(int(p["land_connect_px"])):
+        land = _dilate(land, 3) & not_water
+    near = _dilate(open_water, 2 * int(p["near_water_px"]) + 1)
+    anomaly = np.zeros(valid.shape, bool)
+    size = int(p["background_px"])
     vis = (b + g + r) / f(3.0)
-    z = np.maximum(_water_z(n, background, p), _water_z(vis, background, p))
-    allowed = ~body & (~_dilate(body, shore) | land)
-    cand = valid & _dilate(water, 3) & allowed & (z > p["k_lo"])
+    for band in (n, vis):
+        mean, sd, count = _masked_stats(band.astype(np.float64), open_water, size)
+        z = np.abs(band - mean) / np.maximum(np.maximum(sd, 1e-3 * np.abs(mean)), 1e-5)
+        enough = count >= p["min_background_fraction"] * size * size
+        anomaly |= (z > p["k_sd"]) & enough
+    on_water = anomaly & near & ~land & valid
+    log_n = np.log(np.maximum(n, floor))
+    k = int(p["tophat_px"])
+    bright = log_n - _grey_open(log_n, valid, k)
+    dark = _grey_close(log_n, valid, k) - log_n
+    shore = not_water & near & ((bright > p["tophat_log"]) | (dark > p["tophat_log"]))
     c = int(p["closing_px"])
-    closed = _erode(_dilate(cand, c) | ~valid, c) & valid
-    labels, _ = ndimage.label(closed, structure=np.ones((3, 3), bool))
-    return labels, z, water
-
-
-def optical_ships(x: np.ndarray, valid: np.ndarray, p: dict[str, float]) -> np.ndarray:
-    """Ships from B02, B03, B04, B08, B11 ``(5, h, w)``; ``p`` holds the parameters
-    (ship_optical.PARAMS). Returns class uint8 (2 = ship). Objects measured by their pixel
-    coordinates' principal axes (rectangle-equivalent length and width)."""
-    labels, z, _ = optical_objects(x, valid, p)
-    n_obj = int(labels.max())
-    rows, cols = np.nonzero(labels)
-    lab = labels[rows, cols]
-    area = np.bincount(lab, minlength=n_obj + 1).astype(np.float64)
-
-    def mean_of(v: np.ndarray) -> np.ndarray:
-        return np.bincount(lab, weights=v, minlength=n_obj + 1) / np.maximum(area, 1.0)
-
-    y, xx = rows.astype(np.float64), cols.astype(np.float64)
-    my, mx = mean_of(y), mean_of(xx)
-    vyy, vxx = mean_of(y * y) - my * my, mean_of(xx * xx) - mx * mx
-    vxy = mean_of(y * xx) - my * mx
-    half = (vyy + vxx) / 2
-    disc = np.sqrt(np.maximum(half * half - (vyy * vxx - vxy * vxy), 0.0))
-    length = np.sqrt(12 * (half + disc) + 1)
-    width = np.sqrt(12 * np.maximum(half - disc, 0.0) + 1)
-    strong = np.bincount(lab, weights=(z[rows, cols] >= p["k_hi"]), minlength=n_obj + 1)
-    ship = (
-        (area >= p["min_area_px"])
-        & (length <= p["max_length_px"])
-        & (width <= p["max_width_px"])
-        & (strong > 0)
-    )
-    ship[0] = False
-    return np.where(ship[labels], 2, 0).astype(np.uint8)
+    union = on_water | shore
+    closed = _erode(_dilate(union, c) | ~valid, c) & valid
+    return np.where(closed & _dilate(on_water, c), 2, np.where(closed, 1, 0)).astype(np.uint8)
