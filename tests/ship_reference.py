@@ -170,8 +170,11 @@ def optical_objects(
     land = valid & ~water
     body = _open(land, valid, int(p["land_body_px"]))
     shore = 2 * int(p["shore_px"]) + 1
-    background = water & ~_dilate(land, shore)
+    background = water & ndwi & ~_dilate(land, shore)
     vis = (b + g + r) / f(3.0)
+    z = np.maximum(_water_z(n, background, p), _water_z(vis, background, p))
+    # second pass without the first pass's anomalies and their rim (censoring)
+    background &= ~_dilate(z > p["k_lo"], 3)
     z = np.maximum(_water_z(n, background, p), _water_z(vis, background, p))
     allowed = ~body & (~_dilate(body, shore) | land)
     cand = valid & _dilate(water, 3) & allowed & (z > p["k_lo"])
