@@ -173,9 +173,10 @@ def optical_objects(
     background = water & ndwi & ~_dilate(land, shore)
     vis = (b + g + r) / f(3.0)
     z = np.maximum(_water_z(n, background, p), _water_z(vis, background, p))
-    # second pass without the first pass's anomalies and their rim (censoring)
-    background &= ~_dilate(z > p["k_lo"], 3)
-    z = np.maximum(_water_z(n, background, p), _water_z(vis, background, p))
+    # further passes without the previous pass's anomalies and their rim (censoring)
+    for _ in range(int(p["censor_passes"])):
+        background &= ~_dilate(z > p["k_lo"], 3)
+        z = np.maximum(_water_z(n, background, p), _water_z(vis, background, p))
     allowed = ~body & (~_dilate(body, shore) | land)
     cand = valid & _dilate(water, 3) & allowed & (z > p["k_lo"])
     c = int(p["closing_px"])
