@@ -1,6 +1,6 @@
 """Small missions for the chaos, uplink and bad-input tests: the sample mission cut to a few
 hours and the scenes asked for (by default the generated SAR scene, captured by SSO-3 at
-1.51 h and downlinked at 2.88 h: 15 ship alerts in ~5 s of wall time, in-process)."""
+1.51 h and downlinked at 2.88 h: a few tens of ship alerts in ~5 s of wall time, in-process)."""
 
 from __future__ import annotations
 

@@ -54,7 +54,7 @@ def _toml_scene(path: Path, kind: str) -> str:
 
 @pytest.mark.slow
 def test_a_mission_carries_on_past_every_bad_scene(tmp_path: Path, capsys: Any) -> None:
-    good = mission()  # the SAR scene alone: 15 ship alerts
+    good = mission()  # the SAR scene alone
     clean = run_mission(good, tmp_path / "clean", use_ray=False)
     scenes = [_toml_scene(Path(SAR["path"]), "sar_sea")]
     for kind, build in BUILDERS.items():

@@ -142,16 +142,17 @@ def test_kills_in_process_replay_to_identical_alerts(lossy: MissionResult, tmp_p
         t["actor_restarts"] == len(kills_h) == len(result.metrics["run"]["faults"]["kills_fired"])
     )
     assert geojson_bytes(result) == geojson_bytes(lossy)  # same alerts, same downlink times
-    assert alert_set(result) == alert_set(lossy) and len(alert_set(lossy)) == 15
+    n = lossy.total["alerts_raised"]
+    assert alert_set(result) == alert_set(lossy) and len(alert_set(lossy)) == n > 0
     for key in ("alerts_lost", "duplicates_delivered", "corrupted_accepted", "key_conflicts"):
         assert t[key] == clean[key] == 0, key
     assert t["packets_lost"] == clean["packets_lost"] > 0
     assert t["packets_corrupted"] == clean["packets_corrupted"] > 0
     ground, before = _ground(result), _ground(lossy)
-    assert ground["rows"] == before["rows"] == (15, 15)
+    assert ground["rows"] == before["rows"] == (n, n)
     # the batch stored before the crash came again and was dropped as duplicates
     extra = ground["stats"]["duplicates_discarded"] - before["stats"]["duplicates_discarded"]
     assert extra > 0
-    assert ground["stats"]["delivered"] == 15
+    assert ground["stats"]["delivered"] == n
     groups = result.metrics["run"]["faults"]["groups"]
     assert [g["restarts"] for g in groups] == [len(kills_h)]

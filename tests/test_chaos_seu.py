@@ -50,7 +50,8 @@ def test_weight_upsets_with_scrubbing_and_tmr_change_nothing_but_compute(
     )
     t = result.total
     assert t["seu_weight_upsets"] > 0 and t["scrubs"] > 0 and t["tmr_votes"] > 0
-    assert alert_set(result) == alert_set(clean) and len(alert_set(clean)) == 15
+    assert alert_set(result) == alert_set(clean)
+    assert len(alert_set(clean)) == clean.total["alerts_raised"] > 0
     assert t["inference_modelled_s"] == pytest.approx(3 * clean.total["inference_modelled_s"])
     assert t["alerts_lost"] == t["corrupted_accepted"] == 0
 
@@ -69,7 +70,7 @@ def test_record_upsets_are_caught_by_the_store_crc(tmp: Path) -> None:
     assert t["seu_record_upsets"] > 0
     # a damaged record is reported and never sent: lost, never accepted corrupted
     assert t["alerts_lost"] == t["store_crc_failures"] > 0
-    assert t["alerts_delivered"] == 15 - t["alerts_lost"]
+    assert t["alerts_delivered"] == t["alerts_raised"] - t["alerts_lost"]
     assert t["corrupted_accepted"] == 0 and t["ground_crc_failures"] == 0
 
 

@@ -1,6 +1,7 @@
 """ship_sar: the ONNX two-parameter CFAR against an independent NumPy/SciPy reference on real
-SAR chips (equal class masks), window sizes from metres, small chips, land masking, gain
-invariance, the Gaussian design threshold, and the length estimate against AIS."""
+SAR chips (equal class masks), window sizes from metres, small chips, land masking and the
+land estimate, object discrimination, gain invariance, the Gaussian design threshold, and the
+length estimate against AIS."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import onnx
 import pytest
 from conftest import shared_path
 from scipy.stats import norm
-from ship_reference import radii, sar_cfar
+from ship_reference import radii, sar_cfar, sar_land
 
 from edgeinfer.models_build import ship_sar
 from edgeinfer.scene import open_scene
@@ -69,10 +70,10 @@ def test_design_threshold_is_the_gaussian_tail_of_the_pfa() -> None:
 @pytest.mark.parametrize(
     ("pixel_size_m", "expected"),
     [
-        (10.0, (2, 25, 40)),  # SNAP at 10 m: windows of 5, 51 and 81 px (50, 510, 810 m)
-        (20.0, (1, 12, 20)),
-        (3.0, (8, 83, 133)),
-        (1.0, (25, 250, 400)),
+        (10.0, (1, 25, 40)),  # at 10 m: windows of 3, 51 and 81 px (30, 510, 810 m)
+        (20.0, (0, 12, 20)),
+        (3.0, (5, 83, 133)),
+        (1.0, (15, 250, 400)),
         (100.0, (0, 2, 4)),
     ],
 )
@@ -80,16 +81,16 @@ def test_window_radii_from_metres(pixel_size_m: float, expected: tuple[int, int,
     assert ship_sar.window_radii(pixel_size_m) == expected
     r_t, r_g, r_b = expected
     # the windows' sides in metres are the published ones to within one pixel
-    for r, size_m in zip(expected, (50.0, 500.0, 800.0), strict=True):
+    for r, size_m in zip(expected, (30.0, 500.0, 800.0), strict=True):
         assert abs((2 * r + 1) * pixel_size_m - size_m) <= 2 * pixel_size_m
-    assert r_t < r_g < r_b
+    assert r_t < r_g < r_b or r_t == 0
 
 
 def test_small_chip_windows_shrink_to_the_chip() -> None:
     # a 30 x 30 chip at 10 m (300 m) is smaller than the 800 m background window
-    assert ship_sar.window_radii(10.0, 30) == (2, 9, 15)
+    assert ship_sar.window_radii(10.0, 30) == (1, 9, 15)
     assert ship_sar.window_radii(10.0, 30) == radii(10.0, 30)
-    assert ship_sar.window_radii(10.0, 512) == (2, 25, 40)  # full tiles: unchanged
+    assert ship_sar.window_radii(10.0, 512) == (1, 25, 40)  # full tiles: unchanged
     assert ship_sar.window_radii(10.0, 3) == (0, 0, 1)
 
 
@@ -160,11 +161,20 @@ def test_no_false_alarm_on_gaussian_clutter_and_a_planted_target_is_found(sessio
     assert int((cls > 0).sum()) == 1
 
 
-def test_land_mask_excludes_land_from_detection_and_from_the_background(session: object) -> None:
-    rng = np.random.default_rng(3)
+def coast(seed: int = 3) -> np.ndarray:
+    """Exponential (one-look intensity) sea on the right, land 16 dB brighter with point
+    scatterers 10-20 dB above it on the left, a ship 10 px off the coast."""
+    rng = np.random.default_rng(seed)
     x = rng.exponential(1.0, (200, 200)).astype(np.float32)
     x[:, :80] = rng.exponential(40.0, (200, 80))  # bright, textured land on the left
+    points = rng.random((200, 80)) < 0.01
+    x[:, :80][points] *= rng.uniform(10.0, 100.0, int(points.sum()))
     x[100:102, 90:96] = 30.0  # a ship 10 px off the coast
+    return x
+
+
+def test_land_mask_excludes_land_from_detection_and_from_the_background(session: object) -> None:
+    x = coast()
     water = np.ones(x.shape, bool)
     water[:, :80] = False
     masked, _ = run(session, x, water, 20.0)
@@ -172,9 +182,45 @@ def test_land_mask_excludes_land_from_detection_and_from_the_background(session:
     assert not masked[:, :80].any()
     ref, z, _ = sar_cfar(x, water, 20.0)
     assert_same(masked, ref, z)
-    unmasked, _ = run(session, x, np.ones(x.shape, bool), 20.0)
-    # without the mask the land inflates the background and hides the ship
-    assert not unmasked[100:102, 90:96].all()
+
+
+def test_land_is_estimated_without_a_mask(session: object) -> None:
+    # no mask: the estimate finds the land, the ship beside it is found, no point on land is
+    valid = np.ones((200, 200), bool)
+    x = coast()
+    land = sar_land(x, valid, 20.0)
+    assert land[:, :70].all() and not land[:, 95:].any()
+    cls, _ = run(session, x, valid, 20.0)
+    assert cls[100:102, 90:96].any()
+    assert not cls[:, :80].any()
+    ref, z, _ = sar_cfar(x, valid, 20.0)
+    assert_same(cls, ref, z)
+
+
+def test_open_sea_has_no_estimated_land() -> None:
+    folder = shared_path("ships_sar_sentinel1_opensarship_grd_cal")
+    with (folder / "labels.csv").open() as fh:
+        rows = list(csv.DictReader(fh))[::10]
+    for row in rows:
+        x = read_band(folder / row["file"])
+        assert not sar_land(x, np.ones(x.shape, bool), 10.0).any(), row["file"]
+
+
+def test_clusters_smaller_than_30_m_are_discriminated(session: object) -> None:
+    # SNAP Object-Discrimination keeps clusters of 30-800 m. At 20 m the target window is one
+    # pixel: a lone bright pixel is a 28 m cluster (dropped), two side by side 45 m (kept).
+    rng = np.random.default_rng(2)
+    x = (100.0 + rng.normal(0.0, 1.0, (256, 256))).astype(np.float32)
+    valid = np.ones(x.shape, bool)
+    x[60, 60] += 40.0
+    x[150, 150:152] += 40.0
+    cls, _ = run(session, x, valid, 20.0)
+    assert not cls[55:66, 55:66].any()
+    assert cls[150, 150:152].all()
+    ref, z, _ = sar_cfar(x, valid, 20.0)
+    assert_same(cls, ref, z)
+    without = sar_cfar(x, valid, 50.0)[0]  # at 50 m the lone pixel is 71 m: kept
+    assert without[60, 60] == 2
 
 
 def test_model_metadata_follows_the_contract() -> None:
