@@ -32,7 +32,14 @@ def builders() -> dict[str, Builder]:
 
 
 # Detector modules that contribute builders.
-_MODULES: tuple[str, ...] = ("fire", "cloud", "ship_sar", "ship_optical", "ship_cnn")
+_MODULES: tuple[str, ...] = (
+    "fire",
+    "cloud",
+    "ship_sar",
+    "ship_optical",
+    "ship_cnn",
+    "ship_optical_cnn",
+)
 
 
 def finalize(model: onnx.ModelProto, metadata: dict[str, object]) -> onnx.ModelProto:

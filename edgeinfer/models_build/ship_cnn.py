@@ -184,11 +184,9 @@ def build_ship_optical_cnn() -> onnx.ModelProto:
 
 
 # A learned model is listed once its weights are committed (train/ship_<kind>_cnn.npz).
+# ship_optical_cnn has its own input transform and builder (models_build/ship_optical_cnn.py).
 BUILDERS: dict[str, Callable[[], onnx.ModelProto]] = {
     name: builder
-    for name, builder in (
-        ("ship_sar_cnn", build_ship_sar_cnn),
-        ("ship_optical_cnn", build_ship_optical_cnn),
-    )
+    for name, builder in (("ship_sar_cnn", build_ship_sar_cnn),)
     if (TRAIN_DIR / f"{name}.npz").is_file()
 }

@@ -1,0 +1,91 @@
+"""``ship_optical_cnn``: the learned Sentinel-2 ship segmenter as an ONNX graph, from its
+committed weights (``train/ship_optical_cnn.npz``; no torch needed, byte-identical rebuild).
+
+The weights come from :mod:`edgeinfer.models_build.train.ship_optical_cnn` (CPU torch, seed
+0, the nine sen2ships development windows; the file records the data, split and settings).
+Graph: ``z = (ln max(x, floor) - ln_centre) / ln_scale`` per band with the constants stored
+in the weights' provenance, zeroed where invalid; the U-Net layers of
+:mod:`edgeinfer.models_build.ship_cnn` (two 3x3 Conv + Relu per level, MaxPool 2x2 ceil,
+nearest Resize, Concat, 1x1 head); ship (class 2) where ``sigmoid > 0.5``, confidence = that
+probability; the runtime keeps 8-connected objects of >= 2 px.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from edgeinfer.models_build.onnx_ops import GraphBuilder
+from edgeinfer.models_build.registry import finalize
+from edgeinfer.models_build.ship_cnn import TRAIN_DIR, _load, _Net
+
+NAME = "ship_optical_cnn"
+VERSION = "0.1.0"
+PROBABILITY = 0.5  # decision threshold on the sigmoid output, fixed a priori
+MIN_PIXELS = 2  # smallest object kept, fixed a priori (a single bright pixel is not a ship)
+
+
+def build_ship_optical_cnn(path: Path | None = None) -> onnx.ModelProto:
+    """The learned optical ship model from ``path`` (default: the committed weights)."""
+    weights, provenance = _load(path or TRAIN_DIR / f"{NAME}.npz")
+    bands = tuple(provenance["bands"])
+    constants = provenance["input"]
+    g = GraphBuilder(NAME, bands)
+    v = g.to_float(g.valid)
+    lx = g.op("Log", g.maximum(g.x, float(constants["floor"])))
+    z = g.mul(g.div(g.sub(lx, float(constants["ln_centre"])), float(constants["ln_scale"])), v)
+    prob = g.op("Sigmoid", _Net(g, weights).forward(z))
+    ship = g.and_(g.valid, g.gt(prob, PROBABILITY))
+    cls = g.where(ship, g.const(2, np.uint8), g.const(0, np.uint8))
+    g.set_outputs(cls, g.where(ship, prob, 0.0))
+    return finalize(g.model(__doc__ or ""), _metadata(bands, provenance))
+
+
+def _metadata(bands: tuple[str, ...], provenance: dict[str, Any]) -> dict[str, Any]:
+    n_train = len(provenance.get("train_items", []))
+    return {
+        "name": NAME,
+        "detector": "ship",
+        "version": VERSION,
+        "product": "sentinel2",
+        "bands": list(bands),
+        "units": ["reflectance"] * len(bands),
+        "scaling": {"scale": 1.0, "offset": 0.0},
+        "tile_size": "512",
+        "aux_inputs": [],
+        "outputs": {"0": "none", "2": "ship"},
+        "min_pixels": str(MIN_PIXELS),
+        "thresholds": {"probability": PROBABILITY},
+        "training": provenance,
+        "builder": "edgeinfer.models_build.ship_optical_cnn:build_ship_optical_cnn",
+        "source": (
+            "Small U-Net (O. Ronneberger et al., MICCAI 2015) trained by "
+            f"edgeinfer/models_build/train/ship_optical_cnn.py on {provenance.get('data')}: "
+            "sen2ships (MIT; Copernicus Sentinel-2 data 2022-2023)"
+        ),
+        "description": (
+            "Learned Sentinel-2 ship segmenter (10 m, B02/B03/B04/B08/B11 reflectance); "
+            "window-cross-validated against ship_optical (models/ship_optical_cnn.md)."
+        ),
+        "algorithm": (
+            f"z = (ln max(x, {constants_text(provenance)})) per band, zero where invalid; "
+            f"3-level U-Net (widths {provenance.get('widths')}); ship where sigmoid > "
+            f"{PROBABILITY}, objects >= {MIN_PIXELS} px. Trained on {n_train} windows, "
+            f"seed {provenance.get('seed')}, {provenance.get('steps')} steps."
+        ),
+    }
+
+
+def constants_text(provenance: dict[str, Any]) -> str:
+    c = provenance["input"]
+    return f"{c['floor']:g}) - {c['ln_centre']:.4f}) / {c['ln_scale']:g}"
+
+
+# Listed once its weights are committed.
+BUILDERS: dict[str, Callable[[], onnx.ModelProto]] = (
+    {NAME: build_ship_optical_cnn} if (TRAIN_DIR / f"{NAME}.npz").is_file() else {}
+)

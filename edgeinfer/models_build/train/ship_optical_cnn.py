@@ -1,0 +1,344 @@
+"""Train the learned optical ship segmenter ``ship_optical_cnn`` (CPU torch) on the sen2ships
+development windows, and cross-validate it by window against the classical ``ship_optical``.
+
+    python -m edgeinfer.models_build.train.ship_optical_cnn cv \
+        --data ../shared/data/ships_optical_sentinel2_sen2ships      # 3-fold CV table (JSON)
+    python -m edgeinfer.models_build.train.ship_optical_cnn train \
+        --data ../shared/data/ships_optical_sentinel2_sen2ships      # final model, all windows
+
+Input (the ONNX builder :mod:`edgeinfer.models_build.ship_optical_cnn` does the same): the
+five Sentinel-2 10 m bands B02, B03, B04, B08, B11 as reflectance (``edgeinfer eval ship``
+reads sen2ships as DN / 10000), ``z = (ln max(x, FLOOR) - LN_CENTRE) / LN_SCALE`` with fixed
+constants, zero where invalid. No per-tile statistics, so a 96 px training crop and a 512 px
+tile see the same numbers. A common gain is an additive shift of ``ln x``; training draws a
+random common gain (``GAIN_LOG10``, which covers the factor 6.5 between the DN / 10000 and
+DN / 65535 readings of the sen2ships README) and a small per-band gain, so the network must
+rely on contrast and band ratios rather than on absolute brightness.
+
+Network: the U-Net of :mod:`edgeinfer.models_build.train.ship_cnn` (same layer names, so
+the same ONNX layer builder), widths ``WIDTHS``. Targets: ship pixels, minus the pixels
+where two labelled ships touch (so that ships moored side by side stay separate objects).
+Loss: BCE (positive weight ``POS_WEIGHT``) + soft Dice on valid pixels. Sampling: a crop is
+centred near a random ship pixel with probability ``P_SHIP``, else anywhere. Augmentation:
+90-degree rotations, flips, gains. Seed ``SEED``, ``torch.use_deterministic_algorithms``,
+one thread. Post-processing is fixed a priori (not tuned): probability > 0.5, objects of
+>= 2 px (the runtime's 8-connected components).
+
+Cross-validation (:data:`FOLDS`, fixed: windows sorted by name, fold = index % 3): for each
+fold, train on the other six windows, export to ONNX, and score that model and
+``ship_optical`` on the three held-out windows through ``edgeinfer eval ship``'s own code
+(:func:`edgeinfer.eval.ship.evaluate_ship`: the runtime's 512 px tiles, its matching rule).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage
+
+from edgeinfer.models_build.train.ship_cnn import Chip, load_items
+
+logger = logging.getLogger(__name__)
+
+SEED = 0
+WIDTHS = (16, 32, 64)
+CROP = 96
+BATCH = 8
+STEPS = 1200
+LR = 2e-3
+POS_WEIGHT = 5.0
+P_SHIP = 0.7
+BANDS = ("B02", "B03", "B04", "B08", "B11")
+# Input transform constants (fixed a priori, not fitted): a reflectance floor, and ln(0.3) and
+# 1.5 to bring ln reflectance (sen2ships read as DN / 10000: window means 0.3-1.5, times the
+# training gains 0.13-2) to roughly [-2, 2].
+FLOOR = 1e-4
+LN_CENTRE = float(np.log(0.3))
+LN_SCALE = 1.5
+GAIN_LOG10 = (-0.9, 0.3)  # common gain 0.13x-2x (6.5 = 65535 / 10000 inside)
+BAND_GAIN_LOG10 = 0.05  # per-band gain 0.89x-1.12x
+PROBABILITY = 0.5
+MIN_PIXELS = 2
+# Windows sorted by name, fold = index % 3 (13-47 ships per fold).
+FOLDS: tuple[tuple[str, ...], ...] = (
+    ("algiers_20230817", "casablanca_20230426", "honolulu_20230108"),
+    ("athens_20230818", "gdynia_20230611", "klang_20230408"),
+    ("cartagena_20230730", "genoa_20230710", "valencia_20230823"),
+)
+SPLIT_RULE = "windows sorted by name; fold k = windows with index % 3 == k"
+
+
+def weights_path() -> Path:
+    """Where the committed weights of ``ship_optical_cnn`` live."""
+    return Path(__file__).with_name("ship_optical_cnn.npz")
+
+
+def target_mask(instances: npt.NDArray[np.integer]) -> npt.NDArray[np.bool_]:
+    """Ship pixels (instance id > 0) minus those with a different ship in their 3x3
+    neighbourhood."""
+    ids = np.asarray(instances)
+    ship = ids > 0
+    big = np.where(ship, ids, 0).astype(np.int64)
+    hi = ndimage.maximum_filter(big, size=3)
+    lo = -ndimage.maximum_filter(np.where(ship, -big, -(10**9)), size=3)
+    touching = ship & ((hi != big) | (lo != big))
+    return np.asarray(ship & ~touching, dtype=bool)
+
+
+def load_windows(data_dir: Path) -> dict[str, Chip]:
+    """stem -> (reflectance (5, h, w), valid, training target) as eval ship reads them."""
+    from edgeinfer.eval.ship import find_items, read_instances
+
+    chips = load_items(data_dir, "optical")
+    masks = {item.stem: read_instances(item.mask)[0] for item in find_items(data_dir)}
+    return {stem: (x, v, target_mask(masks[stem])) for stem, (x, v, _) in chips.items()}
+
+
+def _net() -> Any:
+    """The U-Net (layer names as :mod:`.ship_cnn`'s, so one ONNX layer builder serves both)."""
+    import torch
+    from torch import nn
+
+    def block(cin: int, cout: int) -> nn.Sequential:
+        return nn.Sequential(
+            nn.Conv2d(cin, cout, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(cout, cout, 3, padding=1),
+            nn.ReLU(),
+        )
+
+    class OpticalShipUNet(nn.Module):  # type: ignore[misc]  # Any where torch is absent
+        """``forward(x, valid)`` -> ship logits ``[N, 1, H, W]``."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            c1, c2, c3 = WIDTHS
+            self.enc1, self.enc2, self.mid = block(len(BANDS), c1), block(c1, c2), block(c2, c3)
+            self.dec2, self.dec1 = block(c3 + c2, c2), block(c2 + c1, c1)
+            self.head = nn.Conv2d(c1, 1, 1)
+            self.pool = nn.MaxPool2d(2, ceil_mode=True)
+
+        def forward(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+            z = (torch.log(torch.clamp(x, min=FLOOR)) - LN_CENTRE) / LN_SCALE * valid
+            e1 = self.enc1(z)
+            e2 = self.enc2(self.pool(e1))
+            m = self.mid(self.pool(e2))
+            up2 = nn.functional.interpolate(m, size=e2.shape[-2:], mode="nearest")
+            d2 = self.dec2(torch.cat([up2, e2], dim=1))
+            up1 = nn.functional.interpolate(d2, size=e1.shape[-2:], mode="nearest")
+            d1 = self.dec1(torch.cat([up1, e1], dim=1))
+            out: torch.Tensor = self.head(d1)
+            return out
+
+    return OpticalShipUNet()
+
+
+Batch = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]
+
+
+def crops(chips: list[Chip], rng: np.random.Generator, batch: int) -> Batch:
+    """A batch of augmented (x, valid, target) crops, ``CROP`` px square."""
+    xs, vs, ys = [], [], []
+    for _ in range(batch):
+        x, valid, y = chips[int(rng.integers(len(chips)))]
+        h, w = y.shape
+        ships = np.argwhere(y)
+        if len(ships) and rng.random() < P_SHIP:
+            cy, cx = ships[int(rng.integers(len(ships)))] + rng.integers(
+                -CROP // 3, CROP // 3 + 1, 2
+            )
+        else:
+            cy, cx = rng.integers(0, h), rng.integers(0, w)
+        r0 = int(np.clip(cy - CROP // 2, 0, max(h - CROP, 0)))
+        c0 = int(np.clip(cx - CROP // 2, 0, max(w - CROP, 0)))
+        xc = np.zeros((x.shape[0], CROP, CROP), np.float32)
+        vc = np.zeros((CROP, CROP), np.float32)
+        yc = np.zeros((CROP, CROP), np.float32)
+        part = x[:, r0 : r0 + CROP, c0 : c0 + CROP]
+        ph, pw = part.shape[1:]
+        xc[:, :ph, :pw] = part
+        vc[:ph, :pw] = valid[r0 : r0 + CROP, c0 : c0 + CROP]
+        yc[:ph, :pw] = y[r0 : r0 + CROP, c0 : c0 + CROP]
+        gain = 10 ** (
+            rng.uniform(*GAIN_LOG10)
+            + rng.uniform(-BAND_GAIN_LOG10, BAND_GAIN_LOG10, (x.shape[0], 1, 1))
+        )
+        xc = xc * gain.astype(np.float32)
+        k = int(rng.integers(4))
+        xc, yc, vc = np.rot90(xc, k, axes=(1, 2)), np.rot90(yc, k), np.rot90(vc, k)
+        if rng.random() < 0.5:
+            xc, yc, vc = xc[:, :, ::-1], yc[:, ::-1], vc[:, ::-1]
+        xs.append(xc * vc)
+        vs.append(vc[None])
+        ys.append((yc * vc)[None])
+    out = [np.ascontiguousarray(np.stack(a), dtype=np.float32) for a in (xs, vs, ys)]
+    return out[0], out[1], out[2]
+
+
+def train(
+    windows: dict[str, Chip],
+    train_items: list[str],
+    out: Path,
+    data_name: str,
+    steps: int = STEPS,
+) -> dict[str, Any]:
+    """Train on ``train_items`` of ``windows``; write weights + provenance to ``out``."""
+    import torch
+
+    torch.set_num_threads(1)  # a 2-core machine shared with other jobs
+    torch.manual_seed(SEED)
+    torch.use_deterministic_algorithms(True)
+    rng = np.random.default_rng(SEED)
+    net = _net()
+    opt = torch.optim.Adam(net.parameters(), lr=LR)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    pos_weight = torch.tensor(POS_WEIGHT)
+    data = [windows[s] for s in train_items]
+    start = time.monotonic()
+    for step in range(steps):
+        x, v, y = (torch.from_numpy(a) for a in crops(data, rng, BATCH))
+        logits = net(x, v)
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, y, pos_weight=pos_weight, reduction="none"
+        )
+        bce = (bce * v).sum() / v.sum().clamp(min=1.0)
+        p = torch.sigmoid(logits) * v
+        dice = 1 - (2 * (p * y).sum() + 1) / (p.sum() + y.sum() + 1)
+        loss = bce + dice
+        opt.zero_grad()
+        loss.backward()  # type: ignore[no-untyped-call]
+        opt.step()
+        sched.step()
+        if step % 100 == 0:
+            logger.info(
+                "step %d loss %.4f (%.0f s)", step, float(loss.detach()), time.monotonic() - start
+            )
+    weights = {k: t.detach().numpy().astype(np.float32) for k, t in net.state_dict().items()}
+    provenance = {
+        "script": "edgeinfer/models_build/train/ship_optical_cnn.py",
+        "data": f"{data_name} (development windows)",
+        "kind": "optical",
+        "bands": list(BANDS),
+        "seed": SEED,
+        "steps": steps,
+        "batch": BATCH,
+        "crop_px": CROP,
+        "widths": list(WIDTHS),
+        "input": {"floor": FLOOR, "ln_centre": LN_CENTRE, "ln_scale": LN_SCALE},
+        "train_items": sorted(train_items),
+        "held_out_items": sorted(set(windows) - set(train_items)),
+        "torch": torch.__version__,
+    }
+    np.savez(out, provenance=np.array(json.dumps(provenance, sort_keys=True)), **weights)
+    return provenance
+
+
+def score_fold(
+    data_dir: Path, weights: Path, held_items: list[str], classical_dir: Path, work: Path
+) -> dict[str, dict[str, Any]]:
+    """``edgeinfer eval ship`` scores, on ``held_items``, of the model in ``weights`` (trained
+    on the other windows) and of the classical ``ship_optical`` in ``classical_dir``."""
+    from edgeinfer.eval.ship import evaluate_ship
+    from edgeinfer.models_build.ship_optical_cnn import NAME, build_ship_optical_cnn
+
+    models = work / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    model = build_ship_optical_cnn(weights)
+    (models / f"{NAME}.onnx").write_bytes(model.SerializeToString(deterministic=True))
+    shutil.copy(classical_dir / "ship_optical.onnx", models / "ship_optical.onnx")
+    results = evaluate_ship(data_dir, models, model_names=[NAME, "ship_optical"])
+    out: dict[str, dict[str, Any]] = {}
+    for name, entry in results.items():
+        per = [p for p in entry["per_image"] if p["item"] in held_items]
+        tp = sum(int(p["tp"]) for p in per)
+        n_true = sum(int(p["n_true"]) for p in per)
+        n_pred = sum(int(p["n_pred"]) for p in per)
+        held = entry["on_items_not_trained_by"][NAME]
+        if (held["tp"], held["n_true"], held["n_pred"]) != (tp, n_true, n_pred):
+            raise ValueError(f"{weights}: its training windows overlap {held_items}")
+        out[name] = {
+            "recall": round(tp / n_true, 4) if n_true else 0.0,
+            "tp": tp,
+            "n_true": n_true,
+            "detections": n_pred,
+            "unverified": n_pred - tp,
+            "per_window": per,
+        }
+    return out
+
+
+def cross_validate(
+    data_dir: Path, classical_dir: Path, steps: int = STEPS, folds: list[int] | None = None
+) -> dict[str, Any]:
+    """Per fold (:data:`FOLDS`): train on the other windows, score both models on the fold."""
+    windows = load_windows(data_dir)
+    table: dict[str, Any] = {"split": SPLIT_RULE, "steps": steps, "folds": []}
+    for k in folds if folds is not None else range(len(FOLDS)):
+        held = [s for s in windows if s in FOLDS[k]]
+        train_items = [s for s in windows if s not in FOLDS[k]]
+        with tempfile.TemporaryDirectory() as tmp:
+            weights = Path(tmp) / "weights.npz"
+            start = time.monotonic()
+            train(windows, train_items, weights, data_dir.name, steps)
+            seconds = time.monotonic() - start
+            scores = score_fold(data_dir, weights, held, classical_dir, Path(tmp))
+        logger.info("fold %d (%s): %s", k, ", ".join(held), json.dumps(scores))
+        table["folds"].append(
+            {"fold": k, "held_out": held, "train_seconds": round(seconds), "scores": scores}
+        )
+    for name in ("ship_optical_cnn", "ship_optical"):
+        tp = sum(f["scores"][name]["tp"] for f in table["folds"])
+        n_true = sum(f["scores"][name]["n_true"] for f in table["folds"])
+        n_pred = sum(f["scores"][name]["detections"] for f in table["folds"])
+        table[f"pooled_{name}"] = {
+            "recall": round(tp / n_true, 4) if n_true else 0.0,
+            "tp": tp,
+            "n_true": n_true,
+            "detections": n_pred,
+            "unverified": n_pred - tp,
+        }
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("mode", choices=("cv", "train"))
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--steps", type=int, default=STEPS)
+    parser.add_argument("--fold", type=int, action="append", help="cv: only these folds")
+    parser.add_argument("--models", type=Path, default=Path("models"), help="has ship_optical")
+    parser.add_argument("--out", type=Path, default=None, help="weights (train) or JSON (cv)")
+    parser.add_argument(
+        "--record", action="store_true", help="cv: store the table in MODELS/scores (the card)"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.mode == "cv":
+        table = cross_validate(args.data, args.models, args.steps, args.fold)
+        text = json.dumps(table, indent=2, sort_keys=True) + "\n"
+        if args.out is not None:
+            args.out.write_text(text)
+        if args.record:
+            from edgeinfer.models_build.cards import record_scores
+
+            record_scores(args.models, "ship_optical_cnn", f"cv_ship_{args.data.name}", table)
+        logger.info("%s", text)
+        return 0
+    windows = load_windows(args.data)
+    out = args.out or weights_path()
+    provenance = train(windows, sorted(windows), out, args.data.name, args.steps)
+    logger.info("trained on %d windows -> %s", len(provenance["train_items"]), out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
