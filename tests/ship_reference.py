@@ -22,6 +22,7 @@ T_SNAP = math.sqrt(2.0) * erfcinv(2.0 * 10.0**-6.5)  # 4.98
 MIN_BACKGROUND = 16
 # SNAP Object-Discrimination: clusters of size sqrt(length^2 + width^2) in [30, 800] m.
 MIN_TARGET_M, MAX_TARGET_M = 30.0, 800.0
+CENSORING_PASSES = 2  # after the first detection (An, Xie & Yuan 2014)
 # ship_sar_land: 200 m mean, 10 % quantile, ratio 2, regions over 400 m, grown 2 radii.
 LAND_WINDOW_M, LAND_QUANTILE, LAND_RATIO, LAND_MIN_M, LAND_STRIDE = 200.0, 0.1, 2.0, 400.0, 4
 
@@ -109,8 +110,11 @@ def sar_cfar(
         z = (target - mean) / np.maximum(sd, 1e-30)
         return det, z
 
-    first, _ = detect(v)
-    det, z = detect(v * ~first)
+    det, z = detect(v)
+    censored = det
+    for _ in range(CENSORING_PASSES):
+        det, z = detect(v * ~censored)
+        censored = censored | det
     det = discriminate(det, pixel_size_m)
     return np.where(det, 2, 0).astype(np.uint8), z, (r_t, r_g, r_b)
 

@@ -18,9 +18,9 @@ Per pixel (../shared/REFERENCE.md "Ships"; SNAP ``AdaptiveThresholdingOp``):
   pixel is a target when the mean of the target window exceeds ``mu_b + t * sd_b`` with
   ``t = sqrt(2) * erfinv(1 - 2 * pfa)`` = Phi^-1(1 - pfa) for pfa = 10^-6.5, t = 4.9818
   (SNAP's Gaussian design parameter; REFERENCE.md: t ~ 4.98).
-- censoring (An et al. 2014): a second pass recomputes ``mu_b`` and ``sd_b`` without the
-  first pass's detections, so a neighbouring ship does not inflate the background and hide
-  another one.
+- iterative censoring (An et al. 2014): two more passes each recompute ``mu_b`` and ``sd_b``
+  without every pixel detected so far, so a neighbouring ship does not inflate the background
+  and hide another one (a ship found only in the second pass is censored in the third).
 
 Small chips (our decision): a chip can be smaller than the windows (a 30 x 30 px chip at
 10 m is 300 m, the background window 800 m). The windows are then shrunk to the valid
@@ -73,7 +73,7 @@ from edgeinfer.models_build.ship_ops import (
     valid_extent,
 )
 
-VERSION = "1.1.0"
+VERSION = "1.2.0"
 OUTPUTS = {"0": "none", "1": "candidate (not produced)", "2": "ship"}
 
 # ESA SNAP AdaptiveThresholding defaults (REFERENCE.md "Ships", after Crisp DSTO-RR-0272).
@@ -83,6 +83,11 @@ BACKGROUND_WINDOW_M = 800.0
 PFA_EXPONENT = 6.5  # pfa = 10^-6.5
 MIN_TARGET_M = 30.0
 MAX_TARGET_M = 800.0
+# Censoring passes after the first detection (An, Xie & Yuan 2014, iterative censoring): each
+# recomputes the background without every pixel detected so far. With one pass, a ship missed
+# at first (its ring holding a brighter ship) still sits, uncensored, in the ring of a smaller
+# neighbour and inflates its sd; the second pass removes it too.
+CENSORING_PASSES = 2
 
 
 def design_t(pfa_exponent: float = PFA_EXPONENT) -> float:
@@ -169,15 +174,18 @@ def build_cfar(name: str, band: str) -> onnx.ModelProto:
     t_count, t_sum = g.split_channels(target_sums, 2)
     target = g.div(t_sum, g.maximum(t_count, g.const(1.0, np.float64)))
 
-    first = ring_stats(g, v64, x64, r_g, r_b)
-    det1 = g.and_(valid, _exceeds(g, target, first.mean, first.sd, first.count))
-    kept = g.mul(v64, g.cast(g.not_(det1), TensorProto.DOUBLE))
-    second = ring_stats(g, kept, x64, r_g, r_b)
-    det = g.and_(valid, _exceeds(g, target, second.mean, second.sd, second.count))
+    stats = ring_stats(g, v64, x64, r_g, r_b)
+    det = g.and_(valid, _exceeds(g, target, stats.mean, stats.sd, stats.count))
+    censored = det
+    for _ in range(CENSORING_PASSES):
+        kept = g.mul(v64, g.cast(g.not_(censored), TensorProto.DOUBLE))
+        stats = ring_stats(g, kept, x64, r_g, r_b)
+        det = g.and_(valid, _exceeds(g, target, stats.mean, stats.sd, stats.count))
+        censored = g.or_(censored, det)
 
     det = _discriminate(g, det)
 
-    z = g.div(g.sub(target, second.mean), g.maximum(second.sd, g.const(_TINY, np.float64)))
+    z = g.div(g.sub(target, stats.mean), g.maximum(stats.sd, g.const(_TINY, np.float64)))
     z32 = g.clip(g.cast(z, TensorProto.FLOAT), -1e4, 1e4)
     conf = g.where(det, g.op("Sigmoid", g.sub(z32, float(T_DESIGN))), 0.0)
     cls = g.where(det, g.const(2, np.uint8), g.const(0, np.uint8))
@@ -204,7 +212,7 @@ def _metadata(name: str, band: str) -> dict[str, Any]:
             "background_window_m": BACKGROUND_WINDOW_M,
             "pfa": f"1e-{PFA_EXPONENT}",
             "t": round(T_DESIGN, 4),
-            "censoring_passes": 2,
+            "censoring_passes": CENSORING_PASSES,
             "min_background_px": MIN_BACKGROUND_PX,
             "min_target_m": MIN_TARGET_M,
             "max_target_m": MAX_TARGET_M,
@@ -230,8 +238,9 @@ def _metadata(name: str, band: str) -> dict[str, Any]:
             "(2 pixel_size_m)), shrunk to the tile's valid extent E for small chips "
             "(background <= E/2, guard <= 5/8 background, target < guard). Ship where the "
             "target-window mean > mu + t sd of the valid background ring (>= 16 px), t = "
-            "Phi^-1(1 - 10^-6.5) = 4.98; a second pass recomputes mu, sd without the first "
-            "pass's detections. Invalid pixels (nodata, land mask) and estimated land (200 m "
+            "Phi^-1(1 - 10^-6.5) = 4.98; two more passes recompute mu, sd without every pixel "
+            "detected so far (iterative censoring). Invalid pixels (nodata, land mask) and "
+            "estimated land (200 m "
             "mean > 2x the tile's 10 % quantile, regions >= 400 m, grown 400 m) are excluded "
             "from all sums and never detected. Clusters kept if sqrt(length^2 + width^2) is "
             "30-800 m. Confidence sigmoid(z - t). Runs on the band as given (gain-invariant)."
