@@ -95,6 +95,9 @@ def test_sample_mission_meets_the_bars(
     assert _delivered(sample_run) == {k: v for k, v in detectable.items() if v}
     n_truth = t["truth_objects"]
     assert t["truth_recall"] == pytest.approx(sum(map(len, detectable.values())) / n_truth)
+    # the bar: the detectors find every object of the sample's truth on the scenes,
+    # and the mission delivers them all
+    assert t["truth_recall"] == 1.0 and t["truth_missed"] == []
     assert (out / "report.html").read_text().count("data:image/png;base64,") >= 4
     with sqlite3.connect(out / "ground.sqlite") as con:
         assert con.execute("SELECT COUNT(*) FROM alerts").fetchone()[0] == t["alerts_delivered"]
