@@ -22,7 +22,6 @@ pixels called cloud / clear pixels (CloudScout's "false positives", REFERENCE.md
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import math
 import re
@@ -329,7 +328,7 @@ def register(eval_app: typer.Typer) -> None:
     """Add ``cloud`` to the ``edgeinfer eval`` sub-app."""
     import typer
 
-    from edgeinfer.eval.scenes import record_all
+    from edgeinfer.eval.scenes import save_results
 
     @eval_app.command("cloud")
     def cloud_cmd(
@@ -350,8 +349,4 @@ def register(eval_app: typer.Typer) -> None:
         """Accuracy and false-positive rate on 38-Cloud patches and Landsat QA cloud bits."""
         results = evaluate_cloud(data, models_dir, provider)
         print_cloud(results)
-        if json_out is not None:
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
-        if record:
-            record_all(results, models_dir, "eval_cloud")
+        save_results(results, json_out, record, models_dir, "eval_cloud")

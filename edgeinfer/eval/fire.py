@@ -18,7 +18,6 @@ False alarms: alerts on the scene without injection, per 1,000 km2 of valid area
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -264,7 +263,7 @@ def register(eval_app: typer.Typer) -> None:
     """Add ``fire`` to the ``edgeinfer eval`` sub-app."""
     import typer
 
-    from edgeinfer.eval.scenes import record_all
+    from edgeinfer.eval.scenes import save_results
 
     @eval_app.command("fire")
     def fire_cmd(
@@ -298,13 +297,9 @@ def register(eval_app: typer.Typer) -> None:
         )
         results = evaluate_fire(data, models_dir, config, provider)
         print_fire(results)
-        if json_out is not None:
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+        save_results(results, json_out, record, models_dir, "eval_fire")
         if plot is not None:
             plot_pd(results, plot)
-        if record:
-            record_all(results, models_dir, "eval_fire")
 
 
 def print_fire(results: dict[str, dict[str, Any]]) -> None:

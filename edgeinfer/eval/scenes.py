@@ -7,6 +7,7 @@ and recording scores next to the model.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -230,3 +231,20 @@ def record_all(results: dict[str, dict[str, Any]], models_dir: Path | None, sect
     root = Path(models_dir) if models_dir is not None else default_models_dir()
     for name, result in sorted(results.items()):
         record(root, name, section, result)
+
+
+def save_results(
+    results: dict[str, dict[str, Any]],
+    json_out: Path | None,
+    record: bool,
+    models_dir: Path | None,
+    section: str,
+) -> None:
+    """What every ``edgeinfer eval`` command does with its results: write them as JSON to
+    ``json_out`` (when given) and, with ``record``, store them beside each model under
+    ``section`` and refresh its card."""
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    if record:
+        record_all(results, models_dir, section)

@@ -303,7 +303,7 @@ def register(eval_app: typer.Typer) -> None:
     """Add ``ship`` to the ``edgeinfer eval`` sub-app."""
     import typer
 
-    from edgeinfer.eval.scenes import record_all
+    from edgeinfer.eval.scenes import save_results
 
     @eval_app.command("ship")
     def ship_cmd(
@@ -322,8 +322,4 @@ def register(eval_app: typer.Typer) -> None:
         """Object precision, recall and F1 of the ship models on images with ship masks."""
         results = evaluate_ship(data, models_dir, provider, pixel_size_m, model or None)
         print_ship(results)
-        if json_out is not None:
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
-        if record:
-            record_all(results, models_dir, f"eval_ship_{Path(data).name}")
+        save_results(results, json_out, record, models_dir, f"eval_ship_{Path(data).name}")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import itertools
-import json
 import logging
 import math
 from collections.abc import Iterable
@@ -293,7 +292,7 @@ def register(eval_app: typer.Typer) -> None:
     """Add ``ship-chips`` to the ``edgeinfer eval`` sub-app."""
     import typer
 
-    from edgeinfer.eval.scenes import record_all
+    from edgeinfer.eval.scenes import save_results
 
     @eval_app.command("ship-chips")
     def ship_chips_cmd(
@@ -312,8 +311,4 @@ def register(eval_app: typer.Typer) -> None:
         """Detection probability by AIS length, false alarms per km2 on open sea."""
         results = evaluate_ship_chips(data, models_dir, provider, pixel_size_m, model or None)
         print_ship_chips(results)
-        if json_out is not None:
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
-        if record:
-            record_all(results, models_dir, f"eval_ship_chips_{Path(data).name}")
+        save_results(results, json_out, record, models_dir, f"eval_ship_chips_{Path(data).name}")
