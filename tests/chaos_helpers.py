@@ -4,13 +4,13 @@ hours and the scenes asked for (by default the generated SAR scene, captured by 
 
 from __future__ import annotations
 
-import json
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from edgeinfer.mission import MissionConfig, MissionResult, load_mission, sample_mission_path
+from edgeinfer.mission.compare import delivered_alerts
 from edgeinfer.mission.scenes import ensure_sample_data
 
 GENERATED = sample_mission_path().parent.parent / "generated"
@@ -37,20 +37,8 @@ def mission(
 
 
 def alert_set(result: MissionResult) -> set[tuple[Any, ...]]:
-    """What was delivered, independent of when and through which station: satellite, alert
-    id, scene, detector, box, capture time and confidence of every alert."""
-    features = json.loads((result.out_dir / "alerts.geojson").read_text())["features"]
-    return {
-        (
-            f["id"],
-            f["properties"]["scene_id"],
-            f["properties"]["detector"],
-            tuple(f["properties"]["bbox_px"]),
-            f["properties"]["capture_time"],
-            f["properties"]["confidence"],
-        )
-        for f in features
-    }
+    """What was delivered, independent of when and through which station."""
+    return delivered_alerts(result)
 
 
 def geojson_bytes(result: MissionResult) -> bytes:

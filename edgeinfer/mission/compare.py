@@ -48,6 +48,23 @@ ROWS: tuple[tuple[str, str], ...] = (
 )
 
 
+def delivered_alerts(result: MissionResult) -> set[tuple[Any, ...]]:
+    """The alerts a mission delivered, whatever the time and station: id, scene, detector,
+    box, capture time and confidence of each (from its alerts.geojson)."""
+    features = json.loads((result.out_dir / "alerts.geojson").read_text())["features"]
+    return {
+        (
+            f["id"],
+            f["properties"]["scene_id"],
+            f["properties"]["detector"],
+            tuple(f["properties"]["bbox_px"]),
+            f["properties"]["capture_time"],
+            f["properties"]["confidence"],
+        )
+        for f in features
+    }
+
+
 @dataclass
 class ChaosComparison:
     """Both runs and what they show."""
@@ -56,20 +73,7 @@ class ChaosComparison:
     chaos: MissionResult
 
     def delivered(self, result: MissionResult) -> set[tuple[Any, ...]]:
-        """The delivered alerts, whatever the time and station: id, scene, detector, box,
-        capture time and confidence."""
-        features = json.loads((result.out_dir / "alerts.geojson").read_text())["features"]
-        return {
-            (
-                f["id"],
-                f["properties"]["scene_id"],
-                f["properties"]["detector"],
-                tuple(f["properties"]["bbox_px"]),
-                f["properties"]["capture_time"],
-                f["properties"]["confidence"],
-            )
-            for f in features
-        }
+        return delivered_alerts(result)
 
     @property
     def same_alerts(self) -> bool:
