@@ -158,15 +158,17 @@ def test_copy_sources_exist_and_are_not_ignored() -> None:
         if line.strip() and not line.startswith("#")
     ]
     for target in TARGETS:
-        for copy in BY_NAME[target].all("COPY"):
-            words = copy.split()
-            if any(w.startswith("--from") for w in words):
-                assert words[0] == "--from=uv", copy
-                continue
-            for source in words[:-1]:
-                assert (ROOT / source).exists(), f"{target}: COPY source {source} is missing"
-                hit = [p for p in ignore if fnmatch.fnmatch(source, p.rstrip("/"))]
-                assert not hit, f"{target}: COPY {source} is excluded by {hit}"
+        copies = BY_NAME[target].all("COPY")
+        assert "--from=src /src ./" in copies, f"{target}: must copy the project from stage src"
+        for copy in copies:
+            assert copy.split()[0] in {"--from=uv", "--from=src"}, copy
+    for copy in BY_NAME["src"].all("COPY"):
+        words = copy.split()
+        assert words[-1].startswith("/src/"), copy
+        for source in words[:-1]:
+            assert (ROOT / source).exists(), f"src: COPY source {source} is missing"
+            hit = [p for p in ignore if fnmatch.fnmatch(source, p.rstrip("/"))]
+            assert not hit, f"src: COPY {source} is excluded by {hit}"
     # The image regenerates the sample scenes; their generator must be copied in.
     for target in TARGETS:
         runs = " ".join(BY_NAME[target].all("RUN"))
@@ -251,10 +253,11 @@ def test_runtime_environment_of_the_image() -> None:
         env = " ".join(stage.all("ENV"))
         assert f"{MODELS_ENV}=/opt/edgeinfer/models" in env
         assert "/opt/edgeinfer" in stage.all("WORKDIR")
-        assert "models ./models" in stage.all("COPY")
-        assert "deploy/missions ./deploy/missions" in stage.all("COPY")
+        assert "--from=src /src ./" in stage.all("COPY")
         # KubeRay's probes run wget in the Ray container
         assert re.search(r"apt-get install [^&]*\bwget\b", " ".join(stage.all("RUN")))
+    src = BY_NAME["src"].all("COPY")
+    assert "models /src/models" in src and "deploy/missions /src/deploy/missions" in src
 
 
 def _containers(doc: Any) -> list[tuple[dict[str, Any], dict[str, Any]]]:
