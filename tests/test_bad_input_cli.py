@@ -147,3 +147,19 @@ def test_detect_bad_tiling(flag: str, tmp_path: Path, capsys: Any) -> None:
     value = "0" if flag == "--tile" else "9999"
     msg = _one_line_error(["detect", SAR["path"], flag, value], capsys)
     assert "tile" in msg.lower() or "overlap" in msg.lower()
+
+
+def test_detect_refuses_a_changed_model_only_when_asked(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _models(tmp_path)
+    model = onnx.load(folder / "ship_sar_vv.onnx")
+    model.doc_string = "edited by hand"
+    onnx.save(model, folder / "ship_sar_vv.onnx")
+    monkeypatch.setenv("EDGEINFER_MODELS", str(folder))
+    out = tmp_path / "a.geojson"
+    argv = ["detect", SAR["path"], "--output", str(out)]
+    assert main(["-q", *argv]) == 0 and out.exists()  # no check asked: the edit runs
+    out.unlink()
+    msg = _one_line_error([*argv, "--require-signature"], capsys)
+    assert "ship_sar_vv.onnx" in msg and "bad signature" in msg and not out.exists()

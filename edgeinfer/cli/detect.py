@@ -88,6 +88,15 @@ def register(app: typer.Typer) -> None:
             False, "--compressed", help="Also compare with the DEFLATE-compressed raw product."
         ),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+        require_signature: bool = typer.Option(
+            False,
+            "--require-signature",
+            help="Load only models whose .sig verifies (against --trusted-key, else the "
+            "development key).",
+        ),
+        trusted_key: list[Path] = typer.Option(
+            None, "--trusted-key", help="Ed25519 public key (PEM) to verify models; repeatable."
+        ),
     ) -> None:
         """Detect fires, ships and clouds in one scene; write alerts as GeoJSON."""
         console = Console(stderr=True)
@@ -124,6 +133,8 @@ def register(app: typer.Typer) -> None:
                     mask_out=mask_paths(mask_out, wanted),
                     progress=lambda done, total: bar.update(task, completed=done),
                     skip_unfit=detectors is None,
+                    require_signature=require_signature or bool(trusted_key),
+                    trusted_keys=list(trusted_key or []),
                 )
             compressed_bytes = api.compressed_size_bytes(sc) if compressed else None
         finally:
