@@ -36,10 +36,14 @@ from edgeinfer.mission.chaos import KillSwitch
 from edgeinfer.node.ground import GroundStationNode
 from edgeinfer.node.group import SatelliteGroup
 from edgeinfer.node.settings import NodeSettings, SceneRef
+from edgeinfer.scene import set_gdal_cache_mb
 
 logger = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
+#: GDAL block cache of a satellite actor, MiB: the CLI's own cap (edgeinfer.cli.main); the
+#: tiler's peak RSS is flat with it (benchmarks/bench_tiling_memory.py, docs/performance.md).
+ACTOR_GDAL_CACHE_MB = 64
 
 
 class _RayGround:
@@ -73,6 +77,9 @@ class _RemoteSatelliteGroup(SatelliteGroup):
         ground: Any,
         killer: Any = None,
     ) -> None:
+        # GDAL's block cache is per process and defaults to 5 % of RAM: capped as in the CLI
+        # (streaming tiling decodes each block about once; docs/performance.md)
+        set_gdal_cache_mb(ACTOR_GDAL_CACHE_MB)
         super().__init__(
             satellites,
             settings,

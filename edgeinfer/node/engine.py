@@ -204,17 +204,25 @@ class InferenceEngine:
     def detect(
         self, prepared: PreparedScene, tiles: Sequence[Tile], pick: Pick | None = None
     ) -> tuple[list[Alert], float]:
-        """Alerts of the object detectors on ``tiles`` and the measured seconds; ``pick``:
-        what this satellite runs for each model."""
-        alerts: list[Alert] = []
+        """Alerts of the object detectors on ``tiles`` (detector by detector, tile by tile)
+        and the measured seconds; ``pick``: what this satellite runs for each model."""
+        per_detector, secs = self.detect_each(prepared, tiles, pick)
+        return [a for alerts in per_detector for a in alerts], secs
+
+    def detect_each(
+        self, prepared: PreparedScene, tiles: Sequence[Tile], pick: Pick | None = None
+    ) -> tuple[list[list[Alert]], float]:
+        """As :meth:`detect`, one list of alerts per detector of ``prepared.detectors`` (in
+        its order); each model's outputs are let go once its alerts are made."""
+        per_detector: list[list[Alert]] = [[] for _ in prepared.detectors]
         if not tiles or not prepared.detectors:
-            return alerts, 0.0
+            return per_detector, 0.0
         t0 = time.perf_counter()
-        for golden in prepared.detectors.values():
+        for alerts, golden in zip(per_detector, prepared.detectors.values(), strict=True):
             runner = pick(golden) if pick is not None else golden
             for tile, out in zip(tiles, runner.run(tiles), strict=True):
                 alerts.extend(objects_from_output(tile, out, runner.info))
-        return alerts, time.perf_counter() - t0
+        return per_detector, time.perf_counter() - t0
 
     def close(self) -> None:
         for prepared in self._scenes.values():

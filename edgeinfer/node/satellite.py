@@ -30,15 +30,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from edgeinfer.budget import OnboardStorage
-from edgeinfer.detect import Alert, Detector
+from edgeinfer.detect import Detector
 from edgeinfer.errors import EdgeInferError
 from edgeinfer.link import AlertItem, Downlink, OnboardQueue, QueueConfig, StoreConfig
 from edgeinfer.node.backlog import Backlog, Job
-from edgeinfer.node.chips import make_chip
 from edgeinfer.node.counters import COUNTERS
 from edgeinfer.node.downlink import Deliver, run_pass
 from edgeinfer.node.engine import InferenceEngine, Pick
 from edgeinfer.node.fleet import Fleet
+from edgeinfer.node.flush import FoundAlerts, chunk_tiles
 from edgeinfer.node.hazards import NodeHazards
 from edgeinfer.node.settings import NodeSettings, SceneRef
 from edgeinfer.node.uplinks import ModelSlots, UplinkedModel
@@ -91,6 +91,11 @@ class SatelliteNode:
             self._job_done, self._job_dropped, self.counters, b.on_refusal, b.max_defer_s
         )
         self._done: list[tuple[Job, float]] = []
+        # tiles per detector call in flush; None: a capture's tiles in one call, as the weight
+        # guard (TMR, weight upsets) checks the weights once per call
+        self.flush_chunk_tiles: int | None = (
+            None if h.guarded_weights else chunk_tiles(settings.detection.batch_size)
+        )
         self._jobs = 0
         self._cached_bytes = 0
         self._alert_seq = self.queue.stats()["alerts_enqueued"]
@@ -232,68 +237,84 @@ class SatelliteNode:
     # -- detection and alerts --------------------------------------------------------------
 
     def flush(self) -> int:
-        """Run the detectors on the tiles the accelerator completed; returns alerts raised."""
+        """Run the detectors on the tiles the accelerator completed, capture by capture and
+        a chunk of tiles at a time (:mod:`edgeinfer.node.flush`); returns alerts raised."""
         if not self._done:
             return 0
         done, self._done = self._done, []
         groups: dict[tuple[str, float], list[tuple[Job, float]]] = {}
         for job, t_done in done:
             groups.setdefault((job.scene, job.capture_s), []).append((job, t_done))
-        raised = 0
-        now = self.fleet.t_s
-        for (scene, capture_s), jobs in groups.items():
-            try:
-                prepared = self.engine.prepare(self.scenes[scene])
-                if not prepared.detectors:
-                    self.counters["tiles_without_detector"] += len(jobs)
-                    continue
-                tiles = [
-                    self.hazards.tile(
-                        j.tile or self.engine.read_tile(prepared, j.window, j.core),
-                        j.job_id,
-                        t_done - j.capture_s,
-                    )
-                    for j, t_done in jobs
-                ]
-                alerts, secs = self.engine.detect(prepared, tiles, self._pick(now))
-            except EdgeInferError as exc:
-                self.counters["tiles_failed"] += len(jobs)
-                self._fail(scene, capture_s, "detect", exc)
-                continue
-            finally:
-                for job, _ in jobs:
-                    self._release(job)
-            self.measured_s["detectors"] += secs
-            self.counters["tiles_inferred"] += len(tiles)
-            raised += self._raise(alerts, capture_s, {t.tile_id: t for t in tiles})
-        return raised
+        pick = self._pick(self.fleet.t_s)
+        return sum(self._detect_group(s, c, jobs, pick) for (s, c), jobs in groups.items())
 
-    def _raise(self, alerts: list[Alert], capture_s: float, tiles: dict[str, Any]) -> int:
+    def _detect_group(
+        self, scene: str, capture_s: float, jobs: list[tuple[Job, float]], pick: Pick
+    ) -> int:
+        """The detectors on one capture's completed ``jobs``; on an error none of their
+        alerts is raised and every job counts as failed, as in one call over all of them."""
+        step = self.flush_chunk_tiles or len(jobs)
+        secs = 0.0
+        pending = list(jobs)
+        try:
+            prepared = self.engine.prepare(self.scenes[scene])
+            if not prepared.detectors:
+                self.counters["tiles_without_detector"] += len(jobs)
+                return 0
+            found = FoundAlerts(len(prepared.detectors), self.settings.downlink)
+            while pending:
+                part, pending = pending[:step], pending[step:]
+                tiles = self._tiles(prepared, part)
+                try:
+                    per_detector, s = self.engine.detect_each(prepared, tiles, pick)
+                except EdgeInferError:
+                    # one call would have read (and upset) every tile before failing
+                    self._tiles(prepared, pending)
+                    raise
+                secs += s
+                found.add(per_detector, {t.tile_id: t for t in tiles})
+                for job, _ in part:
+                    self._release(job)
+        except EdgeInferError as exc:
+            self.counters["tiles_failed"] += len(jobs)
+            self._fail(scene, capture_s, "detect", exc)
+            return 0
+        finally:
+            for job, _ in jobs:
+                self._release(job)
+        self.measured_s["detectors"] += secs
+        self.counters["tiles_inferred"] += len(jobs)
+        return self._raise(found, capture_s)
+
+    def _tiles(self, prepared: Any, jobs: list[tuple[Job, float]]) -> list[Any]:
+        """The jobs' tiles (cached or read again) after the upsets of their wait."""
+        return [
+            self.hazards.tile(
+                j.tile or self.engine.read_tile(prepared, j.window, j.core),
+                j.job_id,
+                t_done - j.capture_s,
+            )
+            for j, t_done in jobs
+        ]
+
+    def _raise(self, found: FoundAlerts, capture_s: float) -> int:
+        alerts = found.alerts()
         if not alerts:
             return 0
         when = dt.datetime.fromtimestamp(self.posix(capture_s), dt.UTC)
-        dl = self.settings.downlink
         items: list[AlertItem] = []
-        stamped: list[tuple[int, Alert]] = []
-        for alert in alerts:
+        for alert, prio in alerts:
             alert = dataclasses.replace(alert, capture_time=when)
-            prio = dl.priority_of(alert.detector, alert.confidence)
             record = alert.to_record(self._alert_seq % 2**32).pack()
             self._alert_seq += 1
             items.append(AlertItem(alert.detector, prio, self.posix(capture_s), record))
-            stamped.append((prio, alert))
         headers = self.queue.enqueue_alerts(items)
         for header, item in zip(headers, items, strict=True):
             self.raised[header.alert_id] = item.record
         self.counters["alerts_raised"] += len(headers)
-        if dl.chips:
-            ranked = sorted(range(len(stamped)), key=lambda i: -stamped[i][0])
-            picked = [i for i in ranked if stamped[i][0] >= dl.min_chip_priority]
-            for i in picked[: dl.max_chips_per_capture]:
-                alert = stamped[i][1]
-                chip = make_chip(tiles[alert.tile_id], alert, dl.chip_size_px)
-                self.queue.enqueue_chip(headers[i], chip)
-                self.counters["chips_raised"] += 1
+        for index, chip in found.chips():
+            self.queue.enqueue_chip(headers[index], chip)
+            self.counters["chips_raised"] += 1
         return len(headers)
 
     # -- downlink --------------------------------------------------------------------------

@@ -1,0 +1,322 @@
+"""SatelliteNode.flush runs the detectors a chunk of tiles at a time (edgeinfer.node.flush).
+
+The independent truth is the one-call path: the same node with ``flush_chunk_tiles = None``
+(all of a capture's completed tiles in one detector call, as before chunking) and
+``InferenceEngine.detect`` on every clear tile at once. Chunking must change nothing a mission
+can see: the packets in the onboard queue (alert records in order, their ids, the chips),
+the counters, the failures and the upsets; it must only bound how many tiles are in memory.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rasterio.windows import Window
+
+from edgeinfer.budget import get_accelerator
+from edgeinfer.detect import Alert, AlertRecord
+from edgeinfer.errors import ModelError
+from edgeinfer.mission import load_mission
+from edgeinfer.mission.scenes import ensure_sample_data
+from edgeinfer.node import (
+    BudgetSettings,
+    CostModel,
+    DetectionSettings,
+    DownlinkSettings,
+    Fleet,
+    HazardSettings,
+    InferenceEngine,
+    NodeSettings,
+    SatelliteNode,
+    SceneRef,
+)
+from edgeinfer.node.flush import ChipPicker, FoundAlerts, RankKey, chunk_tiles
+from edgeinfer.scene import Band, Tile
+
+START = 1_698_192_000.0  # 2023-10-25T00:00:00Z
+DURATION_S = 3600.0
+STEP_S = 10.0
+TILE_BYTES = 7 * 512 * 512 * 4 + 512 * 512  # a 7-band float32 tile and its mask
+CHIPS = DownlinkSettings(policy="alerts+chips", chip_size_px=16, max_chips_per_capture=3)
+
+
+@pytest.fixture(scope="module")
+def s2_ref() -> SceneRef:
+    config = load_mission()
+    ensure_sample_data(config)
+    return SceneRef("s2_coast", config.scenes[0].path, "sentinel2")
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[InferenceEngine]:
+    detection = DetectionSettings(detectors=("cloud", "fire", "ship"), threads=1)
+    eng = InferenceEngine(detection, CostModel(get_accelerator("jetson_orin_nano")))
+    yield eng
+    eng.close()
+
+
+def _node(
+    engine: InferenceEngine,
+    ref: SceneRef,
+    chunk: int | str | None,
+    cached_tiles: int = 2,
+    hazards: HazardSettings | None = None,
+) -> SatelliteNode:
+    settings = NodeSettings(
+        detection=engine.detection,
+        downlink=CHIPS,
+        budgets=BudgetSettings(),
+        cost=engine.cost,
+        start_posix_s=START,
+        max_cached_tile_bytes=cached_tiles * TILE_BYTES,
+        hazards=hazards or HazardSettings(),
+    )
+    n = int(DURATION_S / STEP_S)
+    b = settings.budgets
+    fleet = Fleet(b.power, b.thermal, STEP_S, DURATION_S, np.ones((1, n)))
+    node = SatelliteNode(0, "SAT-1", settings, engine, {ref.key: ref}, fleet)
+    if chunk != "default":  # else the node's own choice
+        node.flush_chunk_tiles = chunk  # type: ignore[assignment]
+    return node
+
+
+def _mission(node: SatelliteNode) -> dict[str, Any]:
+    """Everything a mission sees of the node: packets in queue order, counters, failures."""
+    node.capture("s2_coast", 100.0)
+    node.finish(DURATION_S)
+    packets = [(int(p.kind), p.alert_id, p.priority, p.data) for p in node.queue.packets()]
+    out = {
+        "packets": packets,
+        "counters": dict(node.counters),
+        "hazards": node.hazards.report(),
+        "failures": list(node.failures),
+    }
+    node.close()
+    return out
+
+
+def test_the_chunk_is_a_multiple_of_the_batch() -> None:
+    assert [chunk_tiles(b) for b in (1, 2, 3, 5, 8, 16)] == [8, 8, 9, 10, 8, 16]
+
+
+def test_chunked_flush_raises_exactly_what_one_call_raises(
+    engine: InferenceEngine, s2_ref: SceneRef
+) -> None:
+    whole = _mission(_node(engine, s2_ref, None))
+    chips = [p for p in whole["packets"] if p[0] != 1]
+    assert whole["counters"]["chips_raised"] == 3 and chips
+    assert whole["counters"]["alerts_raised"] > 30
+    for chunk in (1, 2, 4, 8):
+        assert _mission(_node(engine, s2_ref, chunk)) == whole, f"chunk {chunk}"
+    # and the records are those of the detectors on every clear tile at once, in that order
+    prepared = engine.prepare(s2_ref)
+    node = _node(engine, s2_ref, 2)
+    node.capture("s2_coast", 100.0)
+    cloudy = set(node.capture_log[0]["cloudy_tiles"])
+    tiles = [t for t in engine.tiles(prepared) if t.valid.any() and t.tile_id not in cloudy]
+    want, _ = engine.detect(prepared, tiles)
+    got = [AlertRecord.unpack(p[3][24:-2]) for p in whole["packets"] if p[0] == 1]
+    assert [(r.detector, r.bbox_px) for r in got] == [(a.detector, a.bbox_px) for a in want]
+    node.close()
+
+
+def test_a_chunk_holds_its_tiles_only_and_reads_each_once(
+    engine: InferenceEngine, s2_ref: SceneRef, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    reads: list[str] = []
+    detect_each, read_tile = engine.detect_each, engine.read_tile
+
+    def spy_detect(prepared: Any, tiles: Any, pick: Any = None) -> Any:
+        calls.append(len(tiles))
+        return detect_each(prepared, tiles, pick)
+
+    def spy_read(prepared: Any, window: Window, core: Window) -> Tile:
+        reads.append(f"r{int(window.row_off)}_c{int(window.col_off)}")
+        return read_tile(prepared, window, core)
+
+    monkeypatch.setattr(engine, "detect_each", spy_detect)
+    monkeypatch.setattr(engine, "read_tile", spy_read)
+    node = _node(engine, s2_ref, 2, cached_tiles=3)
+    found = _mission(node)
+    clear = found["counters"]["tiles_inferred"]
+    assert clear >= 6 and calls == [2] * (clear // 2) + [1] * (clear % 2)
+    assert len(reads) == len(set(reads)) == clear - 3  # 3 came from the cache
+
+
+def test_chunks_bound_the_memory_of_a_flush(engine: InferenceEngine, s2_ref: SceneRef) -> None:
+    """Peak memory traced during the flush of 7 clear tiles (none cached): each tile in
+    memory costs its 7 float32 bands (7 MiB) and two detectors' outputs (1.25 MiB each), so
+    the peak follows the chunk, not the capture (measured here: 19, 30 and 58 MiB)."""
+    peaks = {}
+    for chunk in (None, 1, 2):
+        node = _node(engine, s2_ref, chunk, cached_tiles=0)
+        node.capture("s2_coast", 100.0)
+        tracemalloc.start()
+        node.finish(DURATION_S)
+        peaks[chunk] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        node.close()
+        assert node.counters["tiles_inferred"] == 7
+    assert peaks[None] > 7 * 7 * 512 * 512 * 4  # one call holds every tile at once
+    assert peaks[1] < 0.45 * peaks[None] and peaks[2] < 0.65 * peaks[None]
+    assert peaks[1] < peaks[2]
+
+
+def test_a_failing_chunk_fails_the_capture_as_one_call_did(
+    engine: InferenceEngine, s2_ref: SceneRef, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tile upsets on, a detector failure in the second chunk: no alert, every tile failed,
+    and every tile read and upset, as when one call read them all before failing."""
+    detect_each = engine.detect_each
+    upsets = HazardSettings(seu_rate_factor=1e7, seu_targets=("tiles",))
+    failing: set[str] = set()
+
+    def fail_on_third(prepared: Any, tiles: Any, pick: Any = None) -> Any:
+        if failing & {t.tile_id for t in tiles}:
+            raise ModelError(f"model failed on tile {sorted(failing)[0]} (simulated)")
+        return detect_each(prepared, tiles, pick)
+
+    monkeypatch.setattr(engine, "detect_each", fail_on_third)
+    results = []
+    for chunk in (None, 2):
+        node = _node(engine, s2_ref, chunk, hazards=upsets)
+        node.capture("s2_coast", 100.0)
+        third = [j.window for j in node.backlog if j.clear][2]
+        failing.add(f"r{int(third.row_off)}_c{int(third.col_off)}")
+        node.finish(DURATION_S)
+        results.append((dict(node.counters), node.hazards.report(), list(node.failures)))
+        node.close()
+    assert results[0] == results[1]
+    counters, hazards, failures = results[1]
+    assert counters["alerts_raised"] == 0 and counters["tiles_failed"] >= 6
+    assert counters["tiles_inferred"] == 0
+    assert hazards["seu_tile_upsets"] > 0
+    assert [f["stage"] for f in failures] == ["detect"] and "simulated" in failures[0]["error"]
+
+
+def test_guarded_weights_keep_one_call_per_capture(
+    engine: InferenceEngine, s2_ref: SceneRef, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TMR checks and votes the weights once per detector call: the node keeps one call per
+    capture there (the weight counters then match the unchunked node's)."""
+    calls: list[int] = []
+    detect_each = engine.detect_each
+
+    def spy(prepared: Any, tiles: Any, pick: Any = None) -> Any:
+        calls.append(len(tiles))
+        return detect_each(prepared, tiles, pick)
+
+    monkeypatch.setattr(engine, "detect_each", spy)
+    node = _node(engine, s2_ref, "default", hazards=HazardSettings(tmr=True))
+    assert node.flush_chunk_tiles is None
+    found = _mission(node)
+    assert calls == [found["counters"]["tiles_inferred"]] and found["hazards"]["tmr_votes"] > 0
+    plain = _node(engine, s2_ref, "default")
+    assert plain.flush_chunk_tiles == chunk_tiles(engine.detection.batch_size) == 8
+    plain.close()
+
+
+# -- the chip ranking across chunks (no models) ------------------------------------------------
+
+
+def _tile(tile_id: str) -> Tile:
+    return Tile(
+        scene_id="s",
+        tile_id=tile_id,
+        data=np.arange(2 * 8 * 8, dtype=np.float32).reshape(2, 8, 8),
+        valid=np.ones((8, 8), dtype=bool),
+        window=Window(0, 0, 8, 8),
+        core=Window(0, 0, 8, 8),
+        bands=(Band("a", "reflectance"), Band("b", "reflectance")),
+        transform=None,
+        crs=None,
+    )
+
+
+def _alert(detector: str, confidence: float, tile_id: str, k: int) -> Alert:
+    return Alert(
+        alert_id=f"{detector}{k}",
+        detector=detector,
+        cls=1,
+        class_name=detector,
+        confidence=confidence,
+        pixel_count=1,
+        bbox_px=(k % 8, 0, k % 8 + 1, 1),
+        centroid_px=(k % 8 + 0.5, 0.5),
+        centroid_lonlat=None,
+        footprint_lonlat=None,
+        scene_id="s",
+        tile_id=tile_id,
+        capture_time=None,
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    confidences=st.lists(
+        st.lists(st.sampled_from([0.0, 0.1, 0.5, 0.52, 0.9, 1.0]), max_size=12),
+        min_size=2,
+        max_size=2,
+    ),
+    chunk=st.integers(1, 5),
+    limit=st.integers(1, 4),
+    min_priority=st.sampled_from([0, 170, 190]),
+)
+def test_chips_across_chunks_are_those_of_one_stable_sort(
+    confidences: list[list[float]], chunk: int, limit: int, min_priority: int
+) -> None:
+    """Alerts of tile k in chunk k // chunk; the picked chips must be those the one-call
+    ranking picks: sorted by priority, stable in detector-then-tile order."""
+    dl = replace(CHIPS, max_chips_per_capture=limit, min_chip_priority=min_priority)
+    detectors = ("fire", "ship")
+    # one alert per tile and detector where given; tiles t0..tn
+    n_tiles = max(len(c) for c in confidences)
+    found = FoundAlerts(len(detectors), dl)
+    for start in range(0, n_tiles, chunk):
+        ids = [f"t{k}" for k in range(start, min(start + chunk, n_tiles))]
+        per = [
+            [
+                _alert(d, confidences[r][k], f"t{k}", k)
+                for k in range(start, start + len(ids))
+                if k < len(confidences[r])
+            ]
+            for r, d in enumerate(detectors)
+        ]
+        found.add(per, {i: _tile(i) for i in ids})
+    alerts = found.alerts()
+    one_call = [
+        a
+        for r, d in enumerate(detectors)
+        for k, c in enumerate(confidences[r])
+        for a in [_alert(d, c, f"t{k}", k)]
+    ]
+    assert [a.alert_id for a, _ in alerts] == [a.alert_id for a in one_call]
+    prios = [dl.priority_of(a.detector, a.confidence) for a in one_call]
+    ranked = sorted(range(len(one_call)), key=lambda i: -prios[i])
+    want = [i for i in ranked if prios[i] >= min_priority][:limit]
+    assert [i for i, _ in found.chips()] == want
+
+
+def test_the_picker_keeps_the_best_and_cuts_only_what_it_keeps() -> None:
+    cut: list[RankKey] = []
+
+    def cutter(key: RankKey) -> Callable[[], bytes]:
+        def chip() -> bytes:
+            cut.append(key)
+            return repr(key).encode()
+
+        return chip
+
+    picker = ChipPicker(2)
+    for key in [(-200, 0, 0), (-210, 0, 1), (-190, 1, 0), (-210, 1, 1), (-200, 0, 2)]:
+        picker.offer(key, cutter(key))
+    assert picker.picked() == [((-210, 0, 1), b"(-210, 0, 1)"), ((-210, 1, 1), b"(-210, 1, 1)")]
+    assert cut == [(-200, 0, 0), (-210, 0, 1), (-210, 1, 1)]  # the others were never cut
