@@ -72,7 +72,7 @@ def _metadata(bands: tuple[str, ...], provenance: dict[str, Any]) -> dict[str, A
             "window-cross-validated against ship_optical (models/ship_optical_cnn.md)."
         ),
         "algorithm": (
-            f"z = (ln max(x, {constants_text(provenance)})) per band, zero where invalid; "
+            f"z = {constants_text(provenance)} per band, zero where invalid; "
             f"3-level U-Net (widths {provenance.get('widths')}); ship where sigmoid > "
             f"{PROBABILITY}, objects >= {MIN_PIXELS} px. Trained on {n_train} windows, "
             f"seed {provenance.get('seed')}, {provenance.get('steps')} steps."
@@ -81,8 +81,9 @@ def _metadata(bands: tuple[str, ...], provenance: dict[str, Any]) -> dict[str, A
 
 
 def constants_text(provenance: dict[str, Any]) -> str:
+    """The input transform with its constants, as text for the card."""
     c = provenance["input"]
-    return f"{c['floor']:g}) - {c['ln_centre']:.4f}) / {c['ln_scale']:g}"
+    return f"(ln max(x, {c['floor']:g}) - ({c['ln_centre']:.4f})) / {c['ln_scale']:g}"
 
 
 # Listed once its weights are committed.
