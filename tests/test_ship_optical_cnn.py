@@ -113,3 +113,34 @@ def test_recall_on_the_dev_windows_is_at_least_the_cross_validated_one() -> None
         total = total + match_boxes([a.bbox_px for a in run.alerts], read_instances(item.mask)[0])
     assert total.n_true == 134
     assert total.recall >= stated - 0.02
+
+
+@needs_weights
+def test_the_classical_model_stays_the_default_for_sentinel2_ships() -> None:
+    """The CNN did not clearly beat ship_optical on held-out windows (card), so the registry
+    (exact product, then higher version) keeps choosing ship_optical."""
+    from edgeinfer.detect.registry import ModelRegistry
+
+    registry = ModelRegistry(MODELS)
+    assert registry.get_model("ship_optical_cnn").version.startswith("0.")
+    assert registry.select("ship", ["B02", "B03", "B04", "B08", "B11"], "sentinel2").name == (
+        "ship_optical"
+    )
+
+
+@pytest.mark.slow
+def test_training_is_deterministic(tmp_path: Path) -> None:
+    """Same seed, same data -> the same weights, bit for bit (a short run on two windows)."""
+    pytest.importorskip("torch")
+    from edgeinfer.models_build.train.ship_optical_cnn import load_windows, train
+
+    windows = load_windows(shared_path(DATA))
+    items = ["casablanca_20230426", "honolulu_20230108"]
+    small = {s: windows[s] for s in items}
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    train(small, items, a, DATA, steps=3)
+    train(small, items, b, DATA, steps=3)
+    with np.load(a) as wa, np.load(b) as wb:
+        assert wa.files == wb.files
+        for key in wa.files:
+            np.testing.assert_array_equal(wa[key], wb[key])
