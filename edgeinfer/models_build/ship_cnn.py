@@ -179,10 +179,6 @@ def build_ship_sar_cnn() -> onnx.ModelProto:
     return build_cnn("sar")
 
 
-def build_ship_optical_cnn() -> onnx.ModelProto:
-    return build_cnn("optical")
-
-
 # A learned model is listed once its weights are committed (train/ship_<kind>_cnn.npz).
 # ship_optical_cnn has its own input transform and builder (models_build/ship_optical_cnn.py).
 BUILDERS: dict[str, Callable[[], onnx.ModelProto]] = {
