@@ -236,6 +236,9 @@ def train(
         "input": {"floor": FLOOR, "ln_centre": LN_CENTRE, "ln_scale": LN_SCALE},
         "train_items": sorted(train_items),
         "held_out_items": sorted(set(windows) - set(train_items)),
+        "cv_folds": [list(f) for f in FOLDS],
+        "cv_split": SPLIT_RULE,
+        "post_processing": f"probability > {PROBABILITY}, objects >= {MIN_PIXELS} px (a priori)",
         "torch": torch.__version__,
     }
     np.savez(out, provenance=np.array(json.dumps(provenance, sort_keys=True)), **weights)
