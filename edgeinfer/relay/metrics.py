@@ -106,7 +106,7 @@ def relay_metrics(
             "crosslink_bytes_received": int(log.bytes_received.get(i, 0)) if log else 0,
             "crosslink_packets_sent": int(log.packets_sent.get(i, 0)) if log else 0,
             "crosslink_packets_received": int(log.packets_received.get(i, 0)) if log else 0,
-            "crosslink_energy_wh": round(float(log.energy_wh.get(i, 0.0)), 9) if log else 0.0,
+            "crosslink_energy_wh": float(f"{log.energy_wh.get(i, 0.0):.6g}") if log else 0.0,
         }
     windows = schedule.plan.windows if schedule is not None else ()
     out: dict[str, Any] = {
@@ -153,7 +153,7 @@ def merge_into(metrics: dict[str, Any], relay: Mapping[str, Any]) -> None:
             if name in sats:
                 sats[name][key] = figures[key]
             acc += figures[key]
-        total[key] = round(acc, 9) if key.endswith("_wh") else int(acc)
+        total[key] = float(f"{acc:.6g}") if key.endswith("_wh") else int(acc)
     total["alerts_relayed"] = relay["alerts_relayed"]
     total["alert_hops_max"] = relay["hops_max"]
     split = relay["latency_split_s"]
