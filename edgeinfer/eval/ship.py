@@ -248,7 +248,13 @@ def evaluate_ship(
             entry["bar"] = {"f1": BAR_SAR_F1, "met": total.f1 >= BAR_SAR_F1}
         else:
             entry["bar"] = {"recall": BAR_OPTICAL_RECALL, "met": total.recall >= BAR_OPTICAL_RECALL}
-        if layout == "instance":
+        if not per_image:  # a learned model trained on every item here: nothing to score
+            entry["bar"]["met"] = None
+            entry["note"] = (
+                "every item here was in this model's training data; its card gives the "
+                "cross-validated scores"
+            )
+        elif layout == "instance":
             entry["unverified"] = total.unmatched
             entry["note"] = "labels incomplete: unmatched detections are unverified, not false"
         else:
@@ -294,7 +300,7 @@ def print_ship(results: dict[str, dict[str, Any]]) -> None:
             f"{s['f1']:.3f}",
             str(s["n_true"]),
             str(s["n_pred"]),
-            "met" if bar["met"] else "not met",
+            {None: "n/a: all items trained on", True: "met", False: "not met"}[bar["met"]],
         )
     Console(width=140).print(table)
 
