@@ -1,10 +1,12 @@
-"""SatelliteNode.flush runs the detectors a chunk of tiles at a time (edgeinfer.node.flush).
+"""SatelliteNode's detector runs (edgeinfer.node.flush): chunks of tiles at flush, and
+detections made at capture.
 
-The independent truth is the one-call path: the same node with ``flush_chunk_tiles = None``
-(all of a capture's completed tiles in one detector call, as before chunking) and
-``InferenceEngine.detect`` on every clear tile at once. Chunking must change nothing a mission
-can see: the packets in the onboard queue (alert records in order, their ids, the chips),
-the counters, the failures and the upsets; it must only bound how many tiles are in memory.
+The independent truth is the one-call path: the same node with ``chunk_tiles = None`` and no
+detection at capture (all of a capture's completed tiles in one detector call, as before
+either existed) and ``InferenceEngine.detect`` on every clear tile at once. Neither may
+change anything a mission can see: the packets in the onboard queue (alert records in
+order, their ids, the chips), the counters, the failures and the upsets; they only bound how
+many tiles are in memory and how often a tile is read.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from hypothesis import strategies as st
 from rasterio.windows import Window
 
 from edgeinfer.budget import get_accelerator
-from edgeinfer.detect import Alert, AlertRecord
+from edgeinfer.detect import Alert, AlertRecord, Detector
 from edgeinfer.errors import ModelError
 from edgeinfer.mission import load_mission
 from edgeinfer.mission.scenes import ensure_sample_data
@@ -37,7 +39,8 @@ from edgeinfer.node import (
     SatelliteNode,
     SceneRef,
 )
-from edgeinfer.node.flush import ChipPicker, FoundAlerts, RankKey, chunk_tiles
+from edgeinfer.node.flush import chunk_tiles
+from edgeinfer.node.found import ChipPicker, FoundAlerts, RankKey, tile_chips
 from edgeinfer.scene import Band, Tile
 
 START = 1_698_192_000.0  # 2023-10-25T00:00:00Z
@@ -65,10 +68,12 @@ def engine() -> Iterator[InferenceEngine]:
 def _node(
     engine: InferenceEngine,
     ref: SceneRef,
-    chunk: int | str | None,
+    chunk: int | str | None = "default",
+    ahead: bool | None = False,
     cached_tiles: int = 2,
     hazards: HazardSettings | None = None,
 ) -> SatelliteNode:
+    """A node over ``ref``; ``chunk`` / ``ahead``: "default" / None keep the node's choice."""
     settings = NodeSettings(
         detection=engine.detection,
         downlink=CHIPS,
@@ -82,14 +87,21 @@ def _node(
     b = settings.budgets
     fleet = Fleet(b.power, b.thermal, STEP_S, DURATION_S, np.ones((1, n)))
     node = SatelliteNode(0, "SAT-1", settings, engine, {ref.key: ref}, fleet)
-    if chunk != "default":  # else the node's own choice
-        node.flush_chunk_tiles = chunk  # type: ignore[assignment]
+    if chunk != "default":
+        node.detections.chunk_tiles = chunk  # type: ignore[assignment]
+    if ahead is not None:
+        node.detections.at_capture = ahead
     return node
 
 
-def _mission(node: SatelliteNode) -> dict[str, Any]:
-    """Everything a mission sees of the node: packets in queue order, counters, failures."""
+def _mission(
+    node: SatelliteNode, between: Callable[[SatelliteNode], None] | None = None
+) -> dict[str, Any]:
+    """Everything a mission sees of the node (packets in queue order, counters, failures)
+    after a capture at 100 s; ``between`` runs after the capture, before the flush."""
     node.capture("s2_coast", 100.0)
+    if between is not None:
+        between(node)
     node.finish(DURATION_S)
     packets = [(int(p.kind), p.alert_id, p.priority, p.data) for p in node.queue.packets()]
     out = {
@@ -102,19 +114,50 @@ def _mission(node: SatelliteNode) -> dict[str, Any]:
     return out
 
 
+@pytest.fixture(scope="module")
+def one_call(engine: InferenceEngine, s2_ref: SceneRef) -> dict[str, Any]:
+    """The mission of a node that runs a capture's tiles in one call, nothing at capture."""
+    return _mission(_node(engine, s2_ref, None))
+
+
+class _Reads:
+    """Counts the engine's second reads and the tiles of each detector call."""
+
+    def __init__(self, engine: InferenceEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[int] = []
+        self.reads: list[str] = []
+        detect_each, read_tile = engine.detect_each, engine.read_tile
+
+        def spy_detect(prepared: Any, tiles: Any, pick: Any = None) -> Any:
+            self.calls.append(len(tiles))
+            return detect_each(prepared, tiles, pick)
+
+        def spy_read(prepared: Any, window: Window, core: Window) -> Tile:
+            self.reads.append(f"r{int(window.row_off)}_c{int(window.col_off)}")
+            return read_tile(prepared, window, core)
+
+        monkeypatch.setattr(engine, "detect_each", spy_detect)
+        monkeypatch.setattr(engine, "read_tile", spy_read)
+
+
 def test_the_chunk_is_a_multiple_of_the_batch() -> None:
     assert [chunk_tiles(b) for b in (1, 2, 3, 5, 8, 16)] == [8, 8, 9, 10, 8, 16]
 
 
 def test_chunked_flush_raises_exactly_what_one_call_raises(
-    engine: InferenceEngine, s2_ref: SceneRef
+    engine: InferenceEngine, s2_ref: SceneRef, one_call: dict[str, Any]
 ) -> None:
-    whole = _mission(_node(engine, s2_ref, None))
+    whole = one_call
     chips = [p for p in whole["packets"] if p[0] != 1]
     assert whole["counters"]["chips_raised"] == 3 and chips
     assert whole["counters"]["alerts_raised"] > 30
     for chunk in (1, 2, 4, 8):
         assert _mission(_node(engine, s2_ref, chunk)) == whole, f"chunk {chunk}"
+    # detections made at capture (the node's default here), with no tile cache and with one
+    node = _node(engine, s2_ref, ahead=None, cached_tiles=0)
+    assert node.detections.at_capture and node.detections.chunk_tiles == 8
+    assert _mission(node) == whole
+    assert _mission(_node(engine, s2_ref, 2, ahead=True, cached_tiles=9)) == whole
     # and the records are those of the detectors on every clear tile at once, in that order
     prepared = engine.prepare(s2_ref)
     node = _node(engine, s2_ref, 2)
@@ -130,25 +173,72 @@ def test_chunked_flush_raises_exactly_what_one_call_raises(
 def test_a_chunk_holds_its_tiles_only_and_reads_each_once(
     engine: InferenceEngine, s2_ref: SceneRef, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[int] = []
-    reads: list[str] = []
-    detect_each, read_tile = engine.detect_each, engine.read_tile
+    spy = _Reads(engine, monkeypatch)
+    found = _mission(_node(engine, s2_ref, 2, cached_tiles=3))
+    clear = found["counters"]["tiles_inferred"]
+    assert clear >= 6 and spy.calls == [2] * (clear // 2) + [1] * (clear % 2)
+    assert len(spy.reads) == len(set(spy.reads)) == clear - 3  # 3 came from the cache
 
-    def spy_detect(prepared: Any, tiles: Any, pick: Any = None) -> Any:
-        calls.append(len(tiles))
+
+def test_detections_at_capture_read_no_tile_twice_and_cache_none(
+    engine: InferenceEngine,
+    s2_ref: SceneRef,
+    monkeypatch: pytest.MonkeyPatch,
+    one_call: dict[str, Any],
+) -> None:
+    spy = _Reads(engine, monkeypatch)
+    cached: list[int] = []
+    node = _node(engine, s2_ref, ahead=True, cached_tiles=9)
+    assert _mission(node, lambda n: cached.append(n._cached_bytes)) == one_call
+    assert spy.reads == [] and cached == [0]
+    # the detectors ran at capture, on the clear tiles of each cloud-screen batch (2 tiles)
+    assert sum(spy.calls) == one_call["counters"]["tiles_inferred"]
+    assert max(spy.calls) <= engine.detection.batch_size
+
+
+def test_a_model_update_after_the_capture_runs_the_tiles_again(
+    engine: InferenceEngine,
+    s2_ref: SceneRef,
+    monkeypatch: pytest.MonkeyPatch,
+    one_call: dict[str, Any],
+) -> None:
+    """An update accepted between capture and flush: what ran at capture is not what the
+    satellite runs now, so the flush reads and detects the tiles again (the update here is
+    the same model in a new session, so the alerts stay those of one call)."""
+    spy = _Reads(engine, monkeypatch)
+    prepared = engine.prepare(s2_ref)
+    fire = prepared.detectors["fire"]
+
+    def update(node: SatelliteNode) -> None:
+        node.slots.active[fire.info.name] = Detector(fire.info, engine.options, fire.batch_size)
+
+    assert _mission(_node(engine, s2_ref, ahead=True, cached_tiles=0), update) == one_call
+    clear = one_call["counters"]["tiles_inferred"]
+    assert sorted(spy.reads) == sorted(set(spy.reads)) and len(spy.reads) == clear
+
+
+def test_a_failure_at_capture_is_left_to_the_flush(
+    engine: InferenceEngine,
+    s2_ref: SceneRef,
+    monkeypatch: pytest.MonkeyPatch,
+    one_call: dict[str, Any],
+) -> None:
+    """The detectors fail at capture on the first batch only: those tiles are read and
+    detected again at flush (where they succeed), the others are not; nothing is counted
+    or logged for the failure that the flush did not meet."""
+    spy = _Reads(engine, monkeypatch)
+    detect_each = engine.detect_each
+    failed: list[int] = []
+
+    def fail_once(prepared: Any, tiles: Any, pick: Any = None) -> Any:
+        if not failed:
+            failed.append(len(tiles))
+            raise ModelError("model failed (simulated)")
         return detect_each(prepared, tiles, pick)
 
-    def spy_read(prepared: Any, window: Window, core: Window) -> Tile:
-        reads.append(f"r{int(window.row_off)}_c{int(window.col_off)}")
-        return read_tile(prepared, window, core)
-
-    monkeypatch.setattr(engine, "detect_each", spy_detect)
-    monkeypatch.setattr(engine, "read_tile", spy_read)
-    node = _node(engine, s2_ref, 2, cached_tiles=3)
-    found = _mission(node)
-    clear = found["counters"]["tiles_inferred"]
-    assert clear >= 6 and calls == [2] * (clear // 2) + [1] * (clear % 2)
-    assert len(reads) == len(set(reads)) == clear - 3  # 3 came from the cache
+    monkeypatch.setattr(engine, "detect_each", fail_once)
+    assert _mission(_node(engine, s2_ref, ahead=True, cached_tiles=0)) == one_call
+    assert len(spy.reads) == failed[0] >= 1
 
 
 def test_chunks_bound_the_memory_of_a_flush(engine: InferenceEngine, s2_ref: SceneRef) -> None:
@@ -187,7 +277,8 @@ def test_a_failing_chunk_fails_the_capture_as_one_call_did(
     monkeypatch.setattr(engine, "detect_each", fail_on_third)
     results = []
     for chunk in (None, 2):
-        node = _node(engine, s2_ref, chunk, hazards=upsets)
+        node = _node(engine, s2_ref, chunk, ahead=None, hazards=upsets)
+        assert not node.detections.at_capture  # tile upsets: tiles change while they wait
         node.capture("s2_coast", 100.0)
         third = [j.window for j in node.backlog if j.clear][2]
         failing.add(f"r{int(third.row_off)}_c{int(third.col_off)}")
@@ -215,12 +306,13 @@ def test_guarded_weights_keep_one_call_per_capture(
         return detect_each(prepared, tiles, pick)
 
     monkeypatch.setattr(engine, "detect_each", spy)
-    node = _node(engine, s2_ref, "default", hazards=HazardSettings(tmr=True))
-    assert node.flush_chunk_tiles is None
+    node = _node(engine, s2_ref, ahead=None, hazards=HazardSettings(tmr=True))
+    assert node.detections.chunk_tiles is None and not node.detections.at_capture
     found = _mission(node)
     assert calls == [found["counters"]["tiles_inferred"]] and found["hazards"]["tmr_votes"] > 0
-    plain = _node(engine, s2_ref, "default")
-    assert plain.flush_chunk_tiles == chunk_tiles(engine.detection.batch_size) == 8
+    plain = _node(engine, s2_ref, ahead=None)
+    assert plain.detections.chunk_tiles == chunk_tiles(engine.detection.batch_size) == 8
+    assert plain.detections.at_capture
     plain.close()
 
 
@@ -290,7 +382,7 @@ def test_chips_across_chunks_are_those_of_one_stable_sort(
             ]
             for r, d in enumerate(detectors)
         ]
-        found.add(per, {i: _tile(i) for i in ids})
+        found.add(per, tile_chips([_tile(i) for i in ids], dl.chip_size_px))
     alerts = found.alerts()
     one_call = [
         a
@@ -316,7 +408,11 @@ def test_the_picker_keeps_the_best_and_cuts_only_what_it_keeps() -> None:
         return chip
 
     picker = ChipPicker(2)
-    for key in [(-200, 0, 0), (-210, 0, 1), (-190, 1, 0), (-210, 1, 1), (-200, 0, 2)]:
+    for key in [(-200, 0, 0), (-210, 0, 1)]:
+        picker.offer(key, cutter(key))
+    picker.settle()  # a chunk's tiles are about to go: cut what is kept
+    assert cut == [(-210, 0, 1), (-200, 0, 0)]
+    for key in [(-190, 1, 0), (-210, 1, 1), (-200, 0, 2)]:
         picker.offer(key, cutter(key))
     assert picker.picked() == [((-210, 0, 1), b"(-210, 0, 1)"), ((-210, 1, 1), b"(-210, 1, 1)")]
-    assert cut == [(-200, 0, 0), (-210, 0, 1), (-210, 1, 1)]  # the others were never cut
+    assert cut == [(-210, 0, 1), (-200, 0, 0), (-210, 1, 1)]  # the others were never cut

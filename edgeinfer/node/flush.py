@@ -1,44 +1,62 @@
-"""The object detectors on a capture's completed tiles, a chunk at a time.
+"""A satellite's detector runs on its tiles: in chunks at flush, or at capture, with the
+alerts always those, and in the order, of one call over all of a capture's completed tiles.
 
 :meth:`SatelliteNode.flush <edgeinfer.node.satellite.SatelliteNode.flush>` groups the tiles
-the accelerator completed by capture. For each group it takes a chunk of tiles (from the tile
-cache, else read again from the scene), runs the detectors on them, turns their outputs into
-alerts and lets the pixels go before the next chunk, so that memory does not grow with the
-size of the capture (docs/performance.md, ``rss_ratio_4x``). What it keeps from chunk to
-chunk is small, and makes the result exactly that of one call on all the group's tiles:
+the accelerator completed by capture. For each group, :meth:`Detections.run` takes a chunk of
+tiles (from the tile cache, else read again from the scene), runs the detectors, turns the
+outputs into alerts and lets the pixels go before the next chunk, so that memory does not
+grow with the size of the capture (docs/performance.md, ``rss_ratio_4x``). A chunk holds a
+multiple of the detector batch size (:func:`chunk_tiles`).
 
-* the alerts, in the order one call produced them (detector by detector, then tile by tile):
-  :class:`FoundAlerts` keeps one list per detector and concatenates them at the end;
+**Detections made at capture.** The budgets decide WHEN a tile's detections count (its
+modelled accelerator time, edgeinfer.node.costs), not what they are: the same tile through
+the same detector gives the same alerts at capture as later. Where nothing can change a tile
+or its detectors in between (no tile or weight upsets, no TMR) and the budgets defer refused
+tiles rather than drop them (so that little is computed for nothing), the node runs the
+detectors on each clear tile while it is in memory from the cloud screen
+(:meth:`Detections.captured`), keeps only its alerts and the chips that could be picked
+(:class:`~edgeinfer.node.found.Ahead`), and raises them when the budgets complete the tile:
+the tile is neither cached nor read a second time. At flush the node checks that each
+detector it would run is the one that ran (a model update accepted in between makes it run
+the tile again). A tile whose detections were made at capture is not read again, so a scene
+file that breaks between the capture and the flush no longer fails it.
+
+What a group keeps from chunk to chunk is small (edgeinfer.node.found):
+
+* the alerts, in the order one call produced them (detector by detector, then tile by
+  tile): one list per detector, concatenated at the end;
 * the image chips of the alerts that are, so far, among the group's top
-  ``max_chips_per_capture`` by priority (ties: the earlier alert), cut while their tile is
-  still in memory (:class:`ChipPicker`). An alert in the final top k was in the top k of the
-  alerts seen up to its own chunk (later alerts can only push it out), so the chips of the
-  final picks are all there.
-
-A chunk holds a multiple of the detector batch size, so the detectors see the same batches
-as in one call over the whole group.
+  ``max_chips_per_capture`` by priority (ties: the earlier alert), cut before their tile is
+  let go. An alert in the final top k was in the top k of the alerts seen up to its own
+  chunk (later alerts can only push it out), and in the top k of its own tile's alerts (they
+  are among the group's, in the same order): a tile detected at capture keeps the chips of
+  its own top k only.
 """
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import Callable, Mapping, Sequence
-from functools import partial
+import logging
+import operator
+from collections.abc import Callable
+from typing import Any
 
-from edgeinfer.detect import Alert
-from edgeinfer.node.chips import make_chip
-from edgeinfer.node.settings import DownlinkSettings
+from edgeinfer.errors import EdgeInferError
+from edgeinfer.node.backlog import Job
+from edgeinfer.node.engine import InferenceEngine, Pick, PreparedScene
+from edgeinfer.node.found import Ahead, FoundAlerts, detections_by_tile, tile_chips
+from edgeinfer.node.hazards import NodeHazards
+from edgeinfer.node.settings import NodeSettings
 from edgeinfer.scene import Tile
+
+logger = logging.getLogger(__name__)
 
 #: Tiles per chunk [measured: a 7-band 512 px tile is 7.25 MiB of float32; 8 tiles and their
 #: outputs keep a satellite actor's peak RSS flat from 48 to 221 tiles per capture,
 #: docs/performance.md "rss_ratio_4x"], rounded to a multiple of the batch size.
 CHUNK_TILES = 8
 
-#: Order of an alert among a group's alerts for the chip ranking: (-priority, detector rank,
-#: position in that detector's list); sorting by it is the stable sort by priority of the
-#: alerts in the order one call produces them.
-RankKey = tuple[int, int, int]
+Done = list[tuple[Job, float]]
+"""Completed jobs of one capture and when the accelerator completed each."""
 
 
 def chunk_tiles(batch_size: int, target: int = CHUNK_TILES) -> int:
@@ -46,57 +64,103 @@ def chunk_tiles(batch_size: int, target: int = CHUNK_TILES) -> int:
     return batch_size * max(1, round(target / batch_size))
 
 
-class ChipPicker:
-    """The chips of the best ``limit`` alerts offered so far (smallest :data:`RankKey`)."""
+class Detections:
+    """One satellite's detector runs on its tiles (see the module docstring).
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._keys: list[RankKey] = []
-        self._chips: list[bytes] = []
+    ``chunk_tiles``: tiles per detector call at flush (None: a capture's completed tiles in
+    one call, kept with guarded weights: the weight guard checks the weights once per call).
+    ``at_capture``: whether clear tiles are detected at capture. ``release(job)``: the
+    node's, called once a job's tile may go.
+    """
 
-    def offer(self, key: RankKey, cut: Callable[[], bytes]) -> None:
-        """Keep the chip ``cut()`` of the alert ranked ``key`` if it is among the best so far."""
-        if self.limit <= 0 or (len(self._keys) >= self.limit and key >= self._keys[-1]):
+    def __init__(
+        self,
+        engine: InferenceEngine,
+        hazards: NodeHazards,
+        settings: NodeSettings,
+        release: Callable[[Job], None],
+    ) -> None:
+        h, b = settings.hazards, settings.budgets
+        self.engine = engine
+        self.hazards = hazards
+        self.downlink = settings.downlink
+        self.chunk_tiles: int | None = (
+            None if h.guarded_weights else chunk_tiles(settings.detection.batch_size)
+        )
+        self.at_capture = not (h.guarded_weights or h.upsets("tiles")) and (
+            b.on_refusal == "defer" and b.max_defer_s is None
+        )
+        self.ahead: dict[int, Ahead] = {}
+        self._release = release
+
+    def captured(self, prepared: PreparedScene, queued: list[tuple[Job, Tile]], pick: Pick) -> None:
+        """Detect freshly captured clear tiles now (with ``at_capture``); their alerts wait
+        for the accelerator. A failure is left for the flush to meet."""
+        if not (self.at_capture and queued and prepared.detectors):
             return
-        at = bisect.bisect(self._keys, key)
-        self._keys.insert(at, key)
-        self._chips.insert(at, cut())
-        del self._keys[self.limit :], self._chips[self.limit :]
+        tiles = [tile for _, tile in queued]
+        runners = tuple(pick(g) for g in prepared.detectors.values())
+        try:
+            per_detector, secs = self.engine.detect_each(prepared, tiles, pick)
+        except EdgeInferError:
+            logger.debug("detection at capture failed; the flush runs it again", exc_info=True)
+            return
+        found = detections_by_tile(tiles, per_detector, runners, secs, self.downlink)
+        for job, tile in queued:
+            self.ahead[job.job_id] = found[tile.tile_id]
 
-    def picked(self) -> list[tuple[RankKey, bytes]]:
-        """The kept (key, chip) pairs, best first."""
-        return list(zip(self._keys, self._chips, strict=True))
+    def forget(self, job: Job) -> None:
+        self.ahead.pop(job.job_id, None)
 
+    def run(self, prepared: PreparedScene, jobs: Done, pick: Pick) -> tuple[FoundAlerts, float]:
+        """The alerts of one capture's completed ``jobs`` (in one call's order) and the
+        measured seconds; raises the first error one call over all of them would raise."""
+        step = self.chunk_tiles or len(jobs)
+        found = FoundAlerts(len(prepared.detectors), self.downlink)
+        runners: tuple[Any, ...] = ()
+        if any(j.job_id in self.ahead for j, _ in jobs):  # never with guarded weights
+            runners = tuple(pick(g) for g in prepared.detectors.values())
+        secs = 0.0
+        part: Done = []
+        for k, (job, t_done) in enumerate(jobs):
+            ahead = self.ahead.get(job.job_id)
+            if ahead is not None and all(map(operator.is_, ahead.runners, runners)):
+                secs += self._chunk(prepared, found, part, jobs[k:], pick) + ahead.seconds
+                part = []
+                found.add(ahead.alerts, ahead.chip)
+                self._release(job)
+                continue
+            part.append((job, t_done))
+            if len(part) >= step:
+                secs += self._chunk(prepared, found, part, jobs[k + 1 :], pick)
+                part = []
+        return found, secs + self._chunk(prepared, found, part, [], pick)
 
-class FoundAlerts:
-    """The alerts of one capture group gathered chunk by chunk (see the module docstring)."""
+    def _chunk(
+        self, prepared: PreparedScene, found: FoundAlerts, part: Done, rest: Done, pick: Pick
+    ) -> float:
+        """Read, detect and gather the jobs ``part``, then let their tiles go; ``rest``: the
+        group's jobs after it. Returns the measured seconds."""
+        if not part:
+            return 0.0
+        tiles = self._tiles(prepared, part)
+        try:
+            per_detector, secs = self.engine.detect_each(prepared, tiles, pick)
+        except EdgeInferError:
+            self._tiles(prepared, rest)  # one call would have read (and upset) them all first
+            raise
+        found.add(per_detector, tile_chips(tiles, self.downlink.chip_size_px))
+        for job, _ in part:
+            self._release(job)
+        return secs
 
-    def __init__(self, detectors: int, downlink: DownlinkSettings) -> None:
-        self.downlink = downlink
-        self.per_detector: list[list[tuple[Alert, int]]] = [[] for _ in range(detectors)]
-        self.picker = ChipPicker(downlink.max_chips_per_capture) if downlink.chips else None
-
-    def add(self, per_detector: Sequence[Sequence[Alert]], tiles: Mapping[str, Tile]) -> None:
-        """The alerts of one chunk, one list per detector; ``tiles``: its tiles by id."""
-        dl = self.downlink
-        for rank, alerts in enumerate(per_detector):
-            kept = self.per_detector[rank]
-            for alert in alerts:
-                prio = dl.priority_of(alert.detector, alert.confidence)
-                if self.picker is not None and prio >= dl.min_chip_priority:
-                    cut = partial(make_chip, tiles[alert.tile_id], alert, dl.chip_size_px)
-                    self.picker.offer((-prio, rank, len(kept)), cut)
-                kept.append((alert, prio))
-
-    def alerts(self) -> list[tuple[Alert, int]]:
-        """Every (alert, priority), detector by detector."""
-        return [found for alerts in self.per_detector for found in alerts]
-
-    def chips(self) -> list[tuple[int, bytes]]:
-        """(index in :meth:`alerts`, chip) of the picked alerts, best first."""
-        offsets = [0]
-        for alerts in self.per_detector:
-            offsets.append(offsets[-1] + len(alerts))
-        if self.picker is None:
-            return []
-        return [(offsets[rank] + pos, chip) for (_, rank, pos), chip in self.picker.picked()]
+    def _tiles(self, prepared: PreparedScene, jobs: Done) -> list[Tile]:
+        """The jobs' tiles (cached or read again) after the upsets of their wait."""
+        return [
+            self.hazards.tile(
+                j.tile or self.engine.read_tile(prepared, j.window, j.core),
+                j.job_id,
+                t_done - j.capture_s,
+            )
+            for j, t_done in jobs
+        ]

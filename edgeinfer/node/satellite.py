@@ -38,7 +38,8 @@ from edgeinfer.node.counters import COUNTERS
 from edgeinfer.node.downlink import Deliver, run_pass
 from edgeinfer.node.engine import InferenceEngine, Pick
 from edgeinfer.node.fleet import Fleet
-from edgeinfer.node.flush import FoundAlerts, chunk_tiles
+from edgeinfer.node.flush import Detections, Done
+from edgeinfer.node.found import FoundAlerts
 from edgeinfer.node.hazards import NodeHazards
 from edgeinfer.node.settings import NodeSettings, SceneRef
 from edgeinfer.node.uplinks import ModelSlots, UplinkedModel
@@ -91,11 +92,7 @@ class SatelliteNode:
             self._job_done, self._job_dropped, self.counters, b.on_refusal, b.max_defer_s
         )
         self._done: list[tuple[Job, float]] = []
-        # tiles per detector call in flush; None: a capture's tiles in one call, as the weight
-        # guard (TMR, weight upsets) checks the weights once per call
-        self.flush_chunk_tiles: int | None = (
-            None if h.guarded_weights else chunk_tiles(settings.detection.batch_size)
-        )
+        self.detections = Detections(engine, self.hazards, settings, self._release)
         self._jobs = 0
         self._cached_bytes = 0
         self._alert_seq = self.queue.stats()["alerts_enqueued"]
@@ -148,11 +145,17 @@ class SatelliteNode:
         def screen(tiles: list[Any]) -> None:
             fractions, secs = self.engine.cloud_fractions(prepared, tiles, pick)
             self.measured_s["cloud_screen"] += secs
+            queued: list[tuple[Job, Any]] = []
             for tile, fraction in zip(tiles, fractions, strict=True):
                 clear = fraction <= threshold
                 if not clear:
                     cloudy.append(tile.tile_id)
-                self._queue_tile(prepared, tile, t_s, clear)
+                job = self._queue_tile(prepared, tile, t_s, clear)
+                if job is not None and clear:
+                    queued.append((job, tile))
+            # a tile's job may have been evicted from storage by the next tile's
+            alive = [(j, t) for j, t in queued if j.storage_id in self.storage]
+            self.detections.captured(prepared, alive, pick)
 
         try:
             for tile in self.engine.tiles(prepared, self.settings.on_tile_error):
@@ -184,7 +187,8 @@ class SatelliteNode:
         self.capture_log.append(log)
         return log
 
-    def _queue_tile(self, prepared: Any, tile: Any, t_s: float, clear: bool) -> None:
+    def _queue_tile(self, prepared: Any, tile: Any, t_s: float, clear: bool) -> Job | None:
+        """Queue a captured tile for the accelerator (None: no room in storage)."""
         core = tile.core
         raw = round(float(core.width) * float(core.height) * prepared.bytes_per_pixel)
         self._jobs += 1
@@ -203,19 +207,21 @@ class SatelliteNode:
         for item in dropped:
             if item.item_id == job.storage_id:
                 self.counters["tiles_skipped_storage"] += 1
-                return
+                return None
             old = self.backlog.remove(int(item.item_id.split(":")[1]))
             if old is not None:
                 self._release(old)
                 self.counters["tiles_skipped_storage"] += 1
-        if clear and prepared.detectors:
+        if clear and prepared.detectors and not self.detections.at_capture:
             size = tile.data.nbytes + tile.valid.nbytes
             if self._cached_bytes + size <= self.settings.max_cached_tile_bytes:
                 job.tile = tile
                 self._cached_bytes += size
         self.backlog.push(job, t_s)
+        return job
 
     def _release(self, job: Job) -> None:
+        self.detections.forget(job)
         if job.tile is not None:
             self._cached_bytes -= job.tile.data.nbytes + job.tile.valid.nbytes
             job.tile = None
@@ -248,33 +254,15 @@ class SatelliteNode:
         pick = self._pick(self.fleet.t_s)
         return sum(self._detect_group(s, c, jobs, pick) for (s, c), jobs in groups.items())
 
-    def _detect_group(
-        self, scene: str, capture_s: float, jobs: list[tuple[Job, float]], pick: Pick
-    ) -> int:
+    def _detect_group(self, scene: str, capture_s: float, jobs: Done, pick: Pick) -> int:
         """The detectors on one capture's completed ``jobs``; on an error none of their
         alerts is raised and every job counts as failed, as in one call over all of them."""
-        step = self.flush_chunk_tiles or len(jobs)
-        secs = 0.0
-        pending = list(jobs)
         try:
             prepared = self.engine.prepare(self.scenes[scene])
             if not prepared.detectors:
                 self.counters["tiles_without_detector"] += len(jobs)
                 return 0
-            found = FoundAlerts(len(prepared.detectors), self.settings.downlink)
-            while pending:
-                part, pending = pending[:step], pending[step:]
-                tiles = self._tiles(prepared, part)
-                try:
-                    per_detector, s = self.engine.detect_each(prepared, tiles, pick)
-                except EdgeInferError:
-                    # one call would have read (and upset) every tile before failing
-                    self._tiles(prepared, pending)
-                    raise
-                secs += s
-                found.add(per_detector, {t.tile_id: t for t in tiles})
-                for job, _ in part:
-                    self._release(job)
+            found, secs = self.detections.run(prepared, jobs, pick)
         except EdgeInferError as exc:
             self.counters["tiles_failed"] += len(jobs)
             self._fail(scene, capture_s, "detect", exc)
@@ -285,17 +273,6 @@ class SatelliteNode:
         self.measured_s["detectors"] += secs
         self.counters["tiles_inferred"] += len(jobs)
         return self._raise(found, capture_s)
-
-    def _tiles(self, prepared: Any, jobs: list[tuple[Job, float]]) -> list[Any]:
-        """The jobs' tiles (cached or read again) after the upsets of their wait."""
-        return [
-            self.hazards.tile(
-                j.tile or self.engine.read_tile(prepared, j.window, j.core),
-                j.job_id,
-                t_done - j.capture_s,
-            )
-            for j, t_done in jobs
-        ]
 
     def _raise(self, found: FoundAlerts, capture_s: float) -> int:
         alerts = found.alerts()
