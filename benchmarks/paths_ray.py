@@ -5,10 +5,12 @@
   ``SatelliteGroup`` s built from the sample mission's settings (cloud, fire, ship; CPU; 512 px
   tiles, 64 px overlap; batch 2; Jetson Orin Nano budgets). Each satellite captures its copy
   of the workload scene at once (one ``run`` call per group; the budgets are always sunlit,
-  so they grant every tile): the node reads the tiles through rasterio, screens clouds, queues
-  the tiles, runs fire and ship on the clear ones and turns alerts into CCSDS packets in its
-  onboard queue. Timed: from the calls to the last group's answer. Every group first captures
-  a small warm-up scene (sessions and arenas warm, as bare's are).
+  so they grant every tile): the node reads the tiles through rasterio, screens clouds, runs
+  fire and ship on each clear tile while it is in memory (detections made at capture,
+  edgeinfer.node.flush), queues the tiles for the budgets and, as they complete them, turns
+  the alerts into CCSDS packets in its onboard queue. Timed: from the calls to the last
+  group's answer. Every group first captures a small warm-up scene (sessions and arenas warm,
+  as bare's are).
 * **ray_data**: ``ray.data`` as a user would first write it: the driver tiles the scene with
   ``iter_tiles``, ``ray.data.from_items`` carries the tiles, ``map_batches`` with a callable
   class holding the same ``Detector`` s (one actor per core, one onnxruntime thread each) runs

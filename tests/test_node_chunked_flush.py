@@ -39,8 +39,9 @@ from edgeinfer.node import (
     SatelliteNode,
     SceneRef,
 )
+from edgeinfer.node.chips import make_chip
 from edgeinfer.node.flush import chunk_tiles
-from edgeinfer.node.found import ChipPicker, FoundAlerts, RankKey, tile_chips
+from edgeinfer.node.found import ChipPicker, FoundAlerts, RankKey, detections_by_tile, tile_chips
 from edgeinfer.scene import Band, Tile
 
 START = 1_698_192_000.0  # 2023-10-25T00:00:00Z
@@ -319,11 +320,12 @@ def test_guarded_weights_keep_one_call_per_capture(
 # -- the chip ranking across chunks (no models) ------------------------------------------------
 
 
-def _tile(tile_id: str) -> Tile:
+def _tile(tile_id: str, seed: int = 0) -> Tile:
+    rng = np.random.default_rng(seed)
     return Tile(
         scene_id="s",
         tile_id=tile_id,
-        data=np.arange(2 * 8 * 8, dtype=np.float32).reshape(2, 8, 8),
+        data=rng.random((2, 8, 8), dtype=np.float32),
         valid=np.ones((8, 8), dtype=bool),
         window=Window(0, 0, 8, 8),
         core=Window(0, 0, 8, 8),
@@ -351,50 +353,57 @@ def _alert(detector: str, confidence: float, tile_id: str, k: int) -> Alert:
     )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     confidences=st.lists(
         st.lists(st.sampled_from([0.0, 0.1, 0.5, 0.52, 0.9, 1.0]), max_size=12),
         min_size=2,
         max_size=2,
     ),
-    chunk=st.integers(1, 5),
+    per_tile=st.integers(1, 3),
+    chunk=st.integers(1, 4),
     limit=st.integers(1, 4),
     min_priority=st.sampled_from([0, 170, 190]),
 )
-def test_chips_across_chunks_are_those_of_one_stable_sort(
-    confidences: list[list[float]], chunk: int, limit: int, min_priority: int
+def test_chips_by_chunk_and_by_tile_are_those_of_one_stable_sort(
+    confidences: list[list[float]], per_tile: int, chunk: int, limit: int, min_priority: int
 ) -> None:
-    """Alerts of tile k in chunk k // chunk; the picked chips must be those the one-call
-    ranking picks: sorted by priority, stable in detector-then-tile order."""
+    """Alert k of each detector lies in tile k // per_tile. Gathered a chunk of tiles at a
+    time, or tile by tile from detections made at capture (each tile keeping only its own top
+    chips), the picked chips must be those of the one-call ranking: sorted by priority,
+    stable in detector-then-tile order, cut from the right pixels."""
     dl = replace(CHIPS, max_chips_per_capture=limit, min_chip_priority=min_priority)
     detectors = ("fire", "ship")
-    # one alert per tile and detector where given; tiles t0..tn
-    n_tiles = max(len(c) for c in confidences)
-    found = FoundAlerts(len(detectors), dl)
-    for start in range(0, n_tiles, chunk):
-        ids = [f"t{k}" for k in range(start, min(start + chunk, n_tiles))]
-        per = [
-            [
-                _alert(d, confidences[r][k], f"t{k}", k)
-                for k in range(start, start + len(ids))
-                if k < len(confidences[r])
-            ]
-            for r, d in enumerate(detectors)
-        ]
-        found.add(per, tile_chips([_tile(i) for i in ids], dl.chip_size_px))
-    alerts = found.alerts()
     one_call = [
-        a
+        _alert(d, c, f"t{k // per_tile}", k)
         for r, d in enumerate(detectors)
         for k, c in enumerate(confidences[r])
-        for a in [_alert(d, c, f"t{k}", k)]
     ]
-    assert [a.alert_id for a, _ in alerts] == [a.alert_id for a in one_call]
+    n_tiles = max(len(c) for c in confidences) // per_tile + 1
+    tiles = [_tile(f"t{i}", seed=i) for i in range(n_tiles)]
+
+    def alerts_of(ids: set[str]) -> list[list[Alert]]:
+        return [[a for a in one_call if a.detector == d and a.tile_id in ids] for d in detectors]
+
+    by_chunk = FoundAlerts(len(detectors), dl)
+    for start in range(0, n_tiles, chunk):
+        part = tiles[start : start + chunk]
+        by_chunk.add(alerts_of({t.tile_id for t in part}), tile_chips(part, dl.chip_size_px))
+    by_tile = FoundAlerts(len(detectors), dl)
+    for tile in tiles:
+        per = alerts_of({tile.tile_id})
+        ahead = detections_by_tile([tile], per, (), 0.0, dl)[tile.tile_id]
+        assert len(ahead.chips) <= limit
+        by_tile.add(ahead.alerts, ahead.chip)
+    for found in (by_chunk, by_tile):
+        assert [a.alert_id for a, _ in found.alerts()] == [a.alert_id for a in one_call]
     prios = [dl.priority_of(a.detector, a.confidence) for a in one_call]
     ranked = sorted(range(len(one_call)), key=lambda i: -prios[i])
     want = [i for i in ranked if prios[i] >= min_priority][:limit]
-    assert [i for i, _ in found.chips()] == want
+    tile_of = {t.tile_id: t for t in tiles}
+    chips = [(i, make_chip(tile_of[one_call[i].tile_id], one_call[i], 16)) for i in want]
+    assert by_chunk.chips() == chips
+    assert by_tile.chips() == chips
 
 
 def test_the_picker_keeps_the_best_and_cuts_only_what_it_keeps() -> None:

@@ -50,9 +50,9 @@ from edgeinfer.scene import Tile
 
 logger = logging.getLogger(__name__)
 
-#: Tiles per chunk [measured: a 7-band 512 px tile is 7.25 MiB of float32; 8 tiles and their
-#: outputs keep a satellite actor's peak RSS flat from 48 to 221 tiles per capture,
-#: docs/performance.md "rss_ratio_4x"], rounded to a multiple of the batch size.
+#: Tiles per chunk, rounded to a multiple of the batch size [measured: a 7-band 512 px tile
+#: is 7.25 MiB of float32; with chunks of 8 a satellite actor's peak RSS went from 998 to
+#: 1,036 MiB for 48 to 221 tiles per capture (before: 1,206 to 3,258), docs/performance.md].
 CHUNK_TILES = 8
 
 Done = list[tuple[Job, float]]

@@ -126,12 +126,15 @@ def detections_by_tile(
     for rank, alerts in enumerate(per_detector):
         for alert in alerts:
             out[alert.tile_id].alerts[rank].append(alert)
-    if downlink.chips:
-        cut = tile_chips(tiles, downlink.chip_size_px)
-        for ahead in out.values():
-            picker = FoundAlerts(len(per_detector), downlink)
-            picker.add(ahead.alerts, lambda r, i, a: b"")  # rank only, no cutting
-            assert picker.picker is not None
-            for _, rank, index in (k for k, _ in picker.picker.picked()):
-                ahead.chips[(rank, index)] = cut(rank, index, ahead.alerts[rank][index])
+    if not downlink.chips:
+        return out
+    cut = tile_chips(tiles, downlink.chip_size_px)
+    for ahead in out.values():  # the tile's own ranking, as FoundAlerts.add ranks a group's
+        picker = ChipPicker(downlink.max_chips_per_capture)
+        for rank, alerts in enumerate(ahead.alerts):
+            for index, alert in enumerate(alerts):
+                prio = downlink.priority_of(alert.detector, alert.confidence)
+                if prio >= downlink.min_chip_priority:
+                    picker.offer((-prio, rank, index), partial(cut, rank, index, alert))
+        ahead.chips = {(rank, index): chip for (_, rank, index), chip in picker.picked()}
     return out
