@@ -110,6 +110,7 @@ def _mission(
         "counters": dict(node.counters),
         "hazards": node.hazards.report(),
         "failures": list(node.failures),
+        "capture_log": list(node.capture_log),
     }
     node.close()
     return out
@@ -152,23 +153,19 @@ def test_chunked_flush_raises_exactly_what_one_call_raises(
     chips = [p for p in whole["packets"] if p[0] != 1]
     assert whole["counters"]["chips_raised"] == 3 and chips
     assert whole["counters"]["alerts_raised"] > 30
-    for chunk in (1, 2, 4, 8):
+    for chunk in (1, 3):  # 3: chunks across batches of 2
         assert _mission(_node(engine, s2_ref, chunk)) == whole, f"chunk {chunk}"
-    # detections made at capture (the node's default here), with no tile cache and with one
+    # detections made at capture (the node's default here)
     node = _node(engine, s2_ref, ahead=None, cached_tiles=0)
     assert node.detections.at_capture and node.detections.chunk_tiles == 8
     assert _mission(node) == whole
-    assert _mission(_node(engine, s2_ref, 2, ahead=True, cached_tiles=9)) == whole
     # and the records are those of the detectors on every clear tile at once, in that order
     prepared = engine.prepare(s2_ref)
-    node = _node(engine, s2_ref, 2)
-    node.capture("s2_coast", 100.0)
-    cloudy = set(node.capture_log[0]["cloudy_tiles"])
+    cloudy = set(whole["capture_log"][0]["cloudy_tiles"])
     tiles = [t for t in engine.tiles(prepared) if t.valid.any() and t.tile_id not in cloudy]
     want, _ = engine.detect(prepared, tiles)
     got = [AlertRecord.unpack(p[3][24:-2]) for p in whole["packets"] if p[0] == 1]
     assert [(r.detector, r.bbox_px) for r in got] == [(a.detector, a.bbox_px) for a in want]
-    node.close()
 
 
 def test_a_chunk_holds_its_tiles_only_and_reads_each_once(
