@@ -127,6 +127,35 @@ def _net(channels: int) -> Any:
     return ShipUNet()
 
 
+def rotate_flip(
+    xc: npt.NDArray[np.float32],
+    yc: npt.NDArray[np.float32],
+    vc: npt.NDArray[np.float32],
+    rng: np.random.Generator,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """The same random 90-degree rotation and left-right flip of a crop's bands ``[C, H, W]``,
+    target and valid mask ``[H, W]`` (ships and scenes have no preferred orientation)."""
+    k = int(rng.integers(4))
+    xc, yc, vc = np.rot90(xc, k, axes=(1, 2)), np.rot90(yc, k), np.rot90(vc, k)
+    if rng.random() < 0.5:
+        xc, yc, vc = xc[:, :, ::-1], yc[:, ::-1], vc[:, ::-1]
+    return xc, yc, vc
+
+
+def bce_dice_loss(logits: Any, y: Any, v: Any, pos_weight: Any) -> Any:
+    """Binary cross-entropy (positives weighted by ``pos_weight``: ships are rare pixels)
+    plus soft Dice (Milletari et al. 2016, V-Net), both over the valid pixels ``v`` only."""
+    import torch
+
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, y, pos_weight=pos_weight, reduction="none"
+    )
+    bce = (bce * v).sum() / v.sum().clamp(min=1.0)
+    p = torch.sigmoid(logits) * v
+    dice = 1 - (2 * (p * y).sum() + 1) / (p.sum() + y.sum() + 1)
+    return bce + dice
+
+
 def _crops(
     chips: list[Chip], rng: np.random.Generator, batch: int, power: bool
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
@@ -150,10 +179,7 @@ def _crops(
         if rng.random() < 0.3:  # padding past a scene edge
             cut = int(rng.integers(8, CROP // 2))
             vc[:, CROP - cut :] = 0.0
-        k = int(rng.integers(4))
-        xc, yc, vc = np.rot90(xc, k, axes=(1, 2)), np.rot90(yc, k), np.rot90(vc, k)
-        if rng.random() < 0.5:
-            xc, yc, vc = xc[:, :, ::-1], yc[:, ::-1], vc[:, ::-1]
+        xc, yc, vc = rotate_flip(xc, yc, vc, rng)
         xs.append(xc * vc)
         vs.append(vc[None])
         ys.append((yc * vc)[None])
@@ -178,14 +204,7 @@ def train(
     data = [chips[s] for s in train_items]
     for step in range(steps):
         x, v, y = (torch.from_numpy(a) for a in _crops(data, rng, batch, kind == "sar"))
-        logits = net(x, v)
-        bce = torch.nn.functional.binary_cross_entropy_with_logits(
-            logits, y, pos_weight=pos_weight, reduction="none"
-        )
-        bce = (bce * v).sum() / v.sum()
-        p = torch.sigmoid(logits) * v
-        dice = 1 - (2 * (p * y).sum() + 1) / (p.sum() + y.sum() + 1)
-        loss = bce + dice
+        loss = bce_dice_loss(net(x, v), y, v, pos_weight)
         opt.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
         opt.step()

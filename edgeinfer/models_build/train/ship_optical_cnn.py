@@ -45,7 +45,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from edgeinfer.models_build.train.ship_cnn import Chip, load_items
+from edgeinfer.models_build.train.ship_cnn import Chip, bce_dice_loss, load_items, rotate_flip
 
 logger = logging.getLogger(__name__)
 
@@ -173,10 +173,7 @@ def crops(chips: list[Chip], rng: np.random.Generator, batch: int) -> Batch:
             + rng.uniform(-BAND_GAIN_LOG10, BAND_GAIN_LOG10, (x.shape[0], 1, 1))
         )
         xc = xc * gain.astype(np.float32)
-        k = int(rng.integers(4))
-        xc, yc, vc = np.rot90(xc, k, axes=(1, 2)), np.rot90(yc, k), np.rot90(vc, k)
-        if rng.random() < 0.5:
-            xc, yc, vc = xc[:, :, ::-1], yc[:, ::-1], vc[:, ::-1]
+        xc, yc, vc = rotate_flip(xc, yc, vc, rng)
         xs.append(xc * vc)
         vs.append(vc[None])
         ys.append((yc * vc)[None])
@@ -206,14 +203,7 @@ def train(
     start = time.monotonic()
     for step in range(steps):
         x, v, y = (torch.from_numpy(a) for a in crops(data, rng, BATCH))
-        logits = net(x, v)
-        bce = torch.nn.functional.binary_cross_entropy_with_logits(
-            logits, y, pos_weight=pos_weight, reduction="none"
-        )
-        bce = (bce * v).sum() / v.sum().clamp(min=1.0)
-        p = torch.sigmoid(logits) * v
-        dice = 1 - (2 * (p * y).sum() + 1) / (p.sum() + y.sum() + 1)
-        loss = bce + dice
+        loss = bce_dice_loss(net(x, v), y, v, pos_weight)
         opt.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
