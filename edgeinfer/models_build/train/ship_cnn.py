@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,27 @@ def load_items(data_dir: Path, kind: str) -> dict[str, Chip]:
 
 
 def _net(channels: int) -> Any:
+    """The SAR U-Net: ``unet`` over the tile's log-standardised bands."""
+    return unet(channels, WIDTHS, tile_log_standardise)
+
+
+def tile_log_standardise(x: Any, valid: Any) -> Any:
+    """Per tile and band: ``(ln x - mean) / sd`` over the valid pixels (gain, calibration and
+    amplitude-vs-intensity drop out), 0 on invalid pixels."""
+    import torch
+
+    n = valid.sum(dim=(2, 3), keepdim=True).clamp(min=1.0)
+    mean_x = (x * valid).sum(dim=(2, 3), keepdim=True) / n
+    lx = torch.log(torch.maximum(x, mean_x * 1e-3 + 1e-30))
+    mu = (lx * valid).sum(dim=(2, 3), keepdim=True) / n
+    var = (((lx - mu) ** 2) * valid).sum(dim=(2, 3), keepdim=True) / n
+    return (lx - mu) / torch.sqrt(var).clamp(min=1e-6) * valid
+
+
+def unet(channels: int, widths: tuple[int, int, int], normalise: Callable[[Any, Any], Any]) -> Any:
+    """A 3-level U-Net, ``forward(x, valid)`` -> logits ``[N, 1, H, W]``, whose input is
+    ``normalise(x, valid)``. Its layer names are what ``edgeinfer.models_build.ship_cnn``
+    rebuilds as ONNX, for the SAR and the optical model alike."""
     import torch
     from torch import nn
 
@@ -94,11 +116,9 @@ def _net(channels: int) -> Any:
         )
 
     class ShipUNet(nn.Module):  # type: ignore[misc]  # nn.Module is Any where torch is absent (CI)
-        """The network; ``forward(x, valid)`` -> logits ``[N, 1, H, W]``."""
-
         def __init__(self) -> None:
             super().__init__()
-            c1, c2, c3 = WIDTHS
+            c1, c2, c3 = widths
             self.enc1, self.enc2, self.mid = block(channels, c1), block(c1, c2), block(c2, c3)
             self.dec2, self.dec1 = block(c3 + c2, c2), block(c2 + c1, c1)
             self.head = nn.Conv2d(c1, 1, 1)
@@ -115,14 +135,6 @@ def _net(channels: int) -> Any:
             d1 = self.dec1(torch.cat([up1, e1], dim=1))
             out: torch.Tensor = self.head(d1)
             return out
-
-    def normalise(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        n = valid.sum(dim=(2, 3), keepdim=True).clamp(min=1.0)
-        mean_x = (x * valid).sum(dim=(2, 3), keepdim=True) / n
-        lx = torch.log(torch.maximum(x, mean_x * 1e-3 + 1e-30))
-        mu = (lx * valid).sum(dim=(2, 3), keepdim=True) / n
-        var = (((lx - mu) ** 2) * valid).sum(dim=(2, 3), keepdim=True) / n
-        return (lx - mu) / torch.sqrt(var).clamp(min=1e-6) * valid
 
     return ShipUNet()
 

@@ -45,7 +45,13 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from edgeinfer.models_build.train.ship_cnn import Chip, bce_dice_loss, load_items, rotate_flip
+from edgeinfer.models_build.train.ship_cnn import (
+    Chip,
+    bce_dice_loss,
+    load_items,
+    rotate_flip,
+    unet,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -104,42 +110,17 @@ def load_windows(data_dir: Path) -> dict[str, Chip]:
 
 
 def _net() -> Any:
-    """The U-Net (layer names as :mod:`.ship_cnn`'s, so one ONNX layer builder serves both)."""
+    """The optical U-Net: :func:`.ship_cnn.unet` (same layers, so one ONNX layer builder serves
+    both) over the fixed log transform."""
+    return unet(len(BANDS), WIDTHS, fixed_log)
+
+
+def fixed_log(x: Any, valid: Any) -> Any:
+    """``(ln max(x, FLOOR) - LN_CENTRE) / LN_SCALE``, 0 on invalid pixels: the same numbers for
+    96 px training crops and 512 px tiles (no per-tile statistics)."""
     import torch
-    from torch import nn
 
-    def block(cin: int, cout: int) -> nn.Sequential:
-        return nn.Sequential(
-            nn.Conv2d(cin, cout, 3, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(cout, cout, 3, padding=1),
-            nn.ReLU(),
-        )
-
-    class OpticalShipUNet(nn.Module):  # type: ignore[misc]  # Any where torch is absent
-        """``forward(x, valid)`` -> ship logits ``[N, 1, H, W]``."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            c1, c2, c3 = WIDTHS
-            self.enc1, self.enc2, self.mid = block(len(BANDS), c1), block(c1, c2), block(c2, c3)
-            self.dec2, self.dec1 = block(c3 + c2, c2), block(c2 + c1, c1)
-            self.head = nn.Conv2d(c1, 1, 1)
-            self.pool = nn.MaxPool2d(2, ceil_mode=True)
-
-        def forward(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-            z = (torch.log(torch.clamp(x, min=FLOOR)) - LN_CENTRE) / LN_SCALE * valid
-            e1 = self.enc1(z)
-            e2 = self.enc2(self.pool(e1))
-            m = self.mid(self.pool(e2))
-            up2 = nn.functional.interpolate(m, size=e2.shape[-2:], mode="nearest")
-            d2 = self.dec2(torch.cat([up2, e2], dim=1))
-            up1 = nn.functional.interpolate(d2, size=e1.shape[-2:], mode="nearest")
-            d1 = self.dec1(torch.cat([up1, e1], dim=1))
-            out: torch.Tensor = self.head(d1)
-            return out
-
-    return OpticalShipUNet()
+    return (torch.log(torch.clamp(x, min=FLOOR)) - LN_CENTRE) / LN_SCALE * valid
 
 
 Batch = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]
