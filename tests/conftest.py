@@ -69,3 +69,15 @@ def sample_run(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> An
     from edgeinfer.mission import run_mission
 
     return run_mission(None, tmp_path_factory.mktemp("sample"))
+
+
+@pytest.fixture(scope="session")
+def s2_ref() -> Any:
+    """The sample's Sentinel-2 coast scene as a node's ``SceneRef`` (generated if absent)."""
+    from edgeinfer.mission import load_mission
+    from edgeinfer.mission.scenes import ensure_sample_data
+    from edgeinfer.node import SceneRef
+
+    config = load_mission()
+    ensure_sample_data(config)
+    return SceneRef("s2_coast", config.scenes[0].path, "sentinel2")

@@ -25,8 +25,6 @@ from rasterio.windows import Window
 from edgeinfer.budget import get_accelerator
 from edgeinfer.detect import Alert, AlertRecord, Detector
 from edgeinfer.errors import ModelError
-from edgeinfer.mission import load_mission
-from edgeinfer.mission.scenes import ensure_sample_data
 from edgeinfer.node import (
     BudgetSettings,
     CostModel,
@@ -49,13 +47,6 @@ DURATION_S = 3600.0
 STEP_S = 10.0
 TILE_BYTES = 7 * 512 * 512 * 4 + 512 * 512  # a 7-band float32 tile and its mask
 CHIPS = DownlinkSettings(policy="alerts+chips", chip_size_px=16, max_chips_per_capture=3)
-
-
-@pytest.fixture(scope="module")
-def s2_ref() -> SceneRef:
-    config = load_mission()
-    ensure_sample_data(config)
-    return SceneRef("s2_coast", config.scenes[0].path, "sentinel2")
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,6 @@ from rasterio.windows import Window
 
 from edgeinfer.budget import PowerConfig, ThermalConfig, get_accelerator
 from edgeinfer.detect import AlertRecord, detect_scene
-from edgeinfer.mission import load_mission
-from edgeinfer.mission.scenes import ensure_sample_data
 from edgeinfer.node import (
     BudgetSettings,
     CostModel,
@@ -37,13 +35,6 @@ from edgeinfer.node import (
 START = 1_698_192_000.0  # 2023-10-25T00:00:00Z
 DURATION_S = 7200.0
 STEP_S = 10.0
-
-
-@pytest.fixture(scope="module")
-def s2_ref() -> SceneRef:
-    config = load_mission()
-    ensure_sample_data(config)
-    return SceneRef("s2_coast", config.scenes[0].path, "sentinel2")
 
 
 @pytest.fixture(scope="module")
