@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from affine import Affine
 from rasterio.windows import Window
 
 from edgeinfer.detect import (
@@ -31,7 +30,7 @@ from edgeinfer.detect.pipeline import cloud_fraction
 from edgeinfer.errors import EdgeInferError, ModelError
 from edgeinfer.node.costs import CostModel
 from edgeinfer.node.settings import DetectionSettings, SceneRef
-from edgeinfer.scene import RasterScene, Tile, iter_tiles, tile_windows
+from edgeinfer.scene import RasterScene, Tile, iter_tiles, read_tile, tile_windows
 
 logger = logging.getLogger(__name__)
 
@@ -162,31 +161,11 @@ class InferenceEngine:
     def read_tile(self, prepared: PreparedScene, window: Window, core: Window) -> Tile:
         """One tile again (the same values :meth:`tiles` yields), for a tile whose data was
         let go while it waited."""
-        size = self.detection.tile_size
         scene = prepared.scene
         names = prepared.bands or scene.band_names
-        padded = Window(window.col_off, window.row_off, size, size)
-        data, valid = scene.read(padded, names)
         by_name = {b.name: b for b in scene.bands}
-        transform = (
-            scene.transform @ Affine.translation(window.col_off, window.row_off)
-            if scene.transform is not None
-            else None
-        )
-        return Tile(
-            scene_id=scene.scene_id,
-            tile_id=f"r{int(window.row_off)}_c{int(window.col_off)}",
-            data=data,
-            valid=valid,
-            window=window,
-            core=core,
-            bands=tuple(by_name[n] for n in names),
-            transform=transform,
-            crs=scene.crs,
-            capture_time=scene.capture_time,
-            pixel_size_m=scene.pixel_size_m,
-            meta={"valid_pixels": int(valid.sum())},
-        )
+        bands = tuple(by_name[n] for n in names)
+        return read_tile(scene, window, core, self.detection.tile_size, bands)
 
     def cloud_fractions(
         self, prepared: PreparedScene, tiles: Sequence[Tile], pick: Pick | None = None

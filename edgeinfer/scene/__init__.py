@@ -12,7 +12,7 @@ from edgeinfer.scene.open import open_scene
 from edgeinfer.scene.raster import RasterScene, ReadResult
 from edgeinfer.scene.sizes import compressed_size_bytes
 from edgeinfer.scene.sources import set_gdal_cache_mb
-from edgeinfer.scene.tiling import core_slices, iter_tiles, tile_windows
+from edgeinfer.scene.tiling import core_slices, iter_tiles, read_tile, tile_windows
 from edgeinfer.scene.types import Scene, Tile
 from edgeinfer.scene.writers import ClassMaskWriter
 
@@ -29,6 +29,7 @@ __all__ = [
     "core_slices",
     "iter_tiles",
     "open_scene",
+    "read_tile",
     "set_gdal_cache_mb",
     "tile_windows",
 ]

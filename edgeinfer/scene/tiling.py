@@ -19,6 +19,7 @@ from affine import Affine
 from rasterio.windows import Window
 
 from edgeinfer.errors import ConfigError, SceneError
+from edgeinfer.scene.bands import Band
 from edgeinfer.scene.raster import RasterScene
 from edgeinfer.scene.types import Scene, Tile
 
@@ -116,56 +117,71 @@ def iter_tiles(
             tile_size,
             block,
         )
-    total_valid = 0
+    any_valid = False
     for window, core in tile_windows(scene.width, scene.height, tile_size, overlap):
-        padded = Window(window.col_off, window.row_off, tile_size, tile_size)
-        meta: dict[str, object] = {}
-        try:
-            if isinstance(scene, RasterScene):
-                result = scene.read_arrays(padded, names)
-                data, valid = result.data, result.valid
-                if result.saturated is not None:
-                    meta["saturated"] = result.saturated
-            else:
-                data, valid = scene.read(padded, names)
-        except SceneError as exc:
-            if on_error == "raise":
-                raise
-            log.warning(
-                "tile r%d_c%d unreadable, marked invalid: %s", window.row_off, window.col_off, exc
-            )
-            data = np.zeros((len(names), tile_size, tile_size), dtype=np.float32)
-            valid = np.zeros((tile_size, tile_size), dtype=bool)
-            meta["error"] = str(exc)
-        n_valid = int(valid.sum())
-        meta["valid_pixels"] = n_valid
-        total_valid += n_valid
-        transform = (
-            scene.transform @ Affine.translation(window.col_off, window.row_off)
-            if scene.transform is not None
-            else None
-        )
-        yield Tile(
-            scene_id=scene.scene_id,
-            tile_id=f"r{int(window.row_off)}_c{int(window.col_off)}",
-            data=data,
-            valid=valid,
-            window=window,
-            core=core,
-            bands=tile_bands,
-            transform=transform,
-            crs=scene.crs,
-            capture_time=scene.capture_time,
-            pixel_size_m=scene.pixel_size_m,
-            meta=meta,
-        )
-    if total_valid == 0 and scene.width * scene.height > 0:
+        tile = read_tile(scene, window, core, tile_size, tile_bands, on_error=on_error)
+        any_valid = any_valid or tile.meta["valid_pixels"] != 0
+        yield tile
+    if not any_valid and scene.width * scene.height > 0:
         log.warning(
             "scene %r (%s) has no valid pixel in bands %s: nothing to detect",
             scene.scene_id,
             scene.source,
             ", ".join(names),
         )
+
+
+def read_tile(
+    scene: Scene,
+    window: Window,
+    core: Window,
+    tile_size: int,
+    bands: tuple[Band, ...],
+    *,
+    on_error: str = "raise",
+) -> Tile:
+    """The tile of ``scene`` at ``window`` (with ``core``), in ``bands``: what
+    :func:`iter_tiles` yields for that window, for callers that read a window again."""
+    names = tuple(b.name for b in bands)
+    padded = Window(window.col_off, window.row_off, tile_size, tile_size)
+    meta: dict[str, object] = {}
+    try:
+        if isinstance(scene, RasterScene):
+            result = scene.read_arrays(padded, names)
+            data, valid = result.data, result.valid
+            if result.saturated is not None:
+                meta["saturated"] = result.saturated
+        else:
+            data, valid = scene.read(padded, names)
+    except SceneError as exc:
+        if on_error == "raise":
+            raise
+        log.warning(
+            "tile r%d_c%d unreadable, marked invalid: %s", window.row_off, window.col_off, exc
+        )
+        data = np.zeros((len(names), tile_size, tile_size), dtype=np.float32)
+        valid = np.zeros((tile_size, tile_size), dtype=bool)
+        meta["error"] = str(exc)
+    meta["valid_pixels"] = int(valid.sum())
+    transform = (
+        scene.transform @ Affine.translation(window.col_off, window.row_off)
+        if scene.transform is not None
+        else None
+    )
+    return Tile(
+        scene_id=scene.scene_id,
+        tile_id=f"r{int(window.row_off)}_c{int(window.col_off)}",
+        data=data,
+        valid=valid,
+        window=window,
+        core=core,
+        bands=bands,
+        transform=transform,
+        crs=scene.crs,
+        capture_time=scene.capture_time,
+        pixel_size_m=scene.pixel_size_m,
+        meta=meta,
+    )
 
 
 def core_slices(tile: Tile) -> tuple[slice, slice]:
