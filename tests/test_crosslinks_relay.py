@@ -4,8 +4,6 @@ with crosslinks the p95 alert latency drops and no alert is lost or duplicated."
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,26 +74,7 @@ def test_crosslink_energy_is_drawn_from_the_battery() -> None:
 
 
 @pytest.fixture(scope="module")
-def ray_for_relays() -> Iterator[Any]:
-    ray = pytest.importorskip("ray")
-    before = os.environ.get("RAY_AUTH_MODE")
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    started = not ray.is_initialized()
-    if started:
-        ray.init(
-            _node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=2, log_to_driver=False
-        )
-    yield ray
-    if started:
-        ray.shutdown()
-    if before is None:
-        os.environ.pop("RAY_AUTH_MODE", None)
-
-
-@pytest.fixture(scope="module")
-def trade(
-    ray_for_relays: Any, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, MissionResult]:
+def trade(ray_session: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, MissionResult]:
     out = tmp_path_factory.mktemp("trade")
     return {
         name: run_mission(MISSIONS / f"{name}.toml", out / name)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -93,23 +91,6 @@ def test_cli_rejects_a_bad_axis(capsys: Any) -> None:
     assert "is not KEY=V1,V2" in err and "\n" not in err.strip()
     assert main(["sweep", str(MISSION), "--set", "mission.sed=1,2", "--no-ray"]) == 2
     assert "mission.sed: unknown key" in capsys.readouterr().err
-
-
-@pytest.fixture(scope="module")
-def ray_session() -> Iterator[Any]:
-    ray = pytest.importorskip("ray")
-    before = os.environ.get("RAY_AUTH_MODE")
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    started = not ray.is_initialized()
-    if started:
-        ray.init(
-            _node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=2, log_to_driver=False
-        )
-    yield ray
-    if started:
-        ray.shutdown()
-    if before is None:
-        os.environ.pop("RAY_AUTH_MODE", None)
 
 
 @pytest.mark.slow
