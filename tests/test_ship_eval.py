@@ -84,6 +84,11 @@ def test_eval_ship_on_sen2ships_windows(tmp_path: Path) -> None:
     assert (result["layout"], result["modality"]) == ("instance", "optical")
     assert result["unverified"] == result["n_pred"] - result["tp"]
     assert result["recall"] >= 0.8
+    # the positional null: the same boxes placed at random in their zones match fewer ships
+    assert 0 < result["chance_recall"] < result["recall"]
+    above = result["recall"] - result["chance_recall"]
+    assert result["recall_above_chance"] == pytest.approx(above, abs=2e-4)
+    assert sum(p["chance_tp"] for p in result["per_image"]) > 0
 
 
 def test_eval_ship_chips_on_opensarship(tmp_path: Path) -> None:

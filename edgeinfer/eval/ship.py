@@ -18,6 +18,11 @@ Pixel size (SAR windows are in metres): ``--pixel-size-m``, else the scene's own
 dataset README's statement (``readme_pixel_size_m``; for a range such as HRSID's "0.5-3 m"
 the coarsest value). Learned models are never scored on the items they were trained on
 (their ``edgeinfer.training`` metadata lists them); the result says how many were left out.
+
+Optical results also give ``chance_recall``: the recall of the same boxes moved to random
+places in their own zone (shore, open water, land; :mod:`edgeinfer.eval.chance`), since in a
+port a box anywhere along a quay often touches a moored ship; ``recall_above_chance`` is the
+difference.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from edgeinfer.detect.metadata import ModelInfo
 from edgeinfer.detect.registry import ModelRegistry
 from edgeinfer.detect.runtime import Detector, RuntimeOptions
 from edgeinfer.errors import ConfigError, SceneError
+from edgeinfer.eval.chance import REPEATS, SHORE_PX, chance_tp, zones
 from edgeinfer.eval.matching import MatchResult, instances_from_binary, match_boxes
 from edgeinfer.eval.scenes import ArrayScene, read_full, run_model
 from edgeinfer.scene import open_scene
@@ -216,6 +222,7 @@ def evaluate_ship(
         detector = Detector(info, options)
         skip = trained_items(info)
         total = MatchResult(0, 0, 0)
+        chance = 0.0
         per_image, layouts = [], set()
         for item in items:
             if item.stem in skip:
@@ -228,7 +235,13 @@ def evaluate_ship(
             boxes = [a.bbox_px for a in run.alerts]
             match = match_boxes(boxes, instances)
             total = total + match
-            per_image.append({"item": item.stem, **match.summary()})
+            row: dict[str, Any] = {"item": item.stem, **match.summary()}
+            if kind == "optical":
+                green, nir = (scene.data[OPTICAL_BANDS.index(b)] for b in ("B03", "B08"))
+                zone = zones(green, nir, scene.valid)
+                row["chance_tp"] = round(chance_tp(boxes, instances, zone), 2)
+                chance += row["chance_tp"]
+            per_image.append(row)
         layout = "+".join(sorted(layouts))
         entry: dict[str, Any] = {
             "dataset": data_dir.name,
@@ -257,6 +270,14 @@ def evaluate_ship(
         elif layout == "instance":
             entry["unverified"] = total.unmatched
             entry["note"] = "labels incomplete: unmatched detections are unverified, not false"
+        if kind == "optical" and per_image and total.n_true:
+            entry["chance_recall"] = round(chance / total.n_true, 4)
+            entry["recall_above_chance"] = round(total.recall - chance / total.n_true, 4)
+            entry["chance"] = (
+                f"the same boxes, centres moved to random pixels of their own zone (shore = "
+                f"within {SHORE_PX} px of the NDWI waterline, open water, land), mean of "
+                f"{REPEATS} draws; edgeinfer/eval/chance.py"
+            )
         else:
             entry["false_positives"] = total.unmatched
         results[info.name] = entry
@@ -288,7 +309,8 @@ def print_ship(results: dict[str, dict[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table(title="ship models (bars: SAR f1 >= 0.85; optical recall >= 0.80)")
-    for column in ("model", "dataset", "precision", "recall", "f1", "n_true", "n_pred", "bar"):
+    columns = ("model", "dataset", "precision", "recall", "chance", "f1", "n_true", "n_pred")
+    for column in (*columns, "bar"):
         table.add_column(column)
     for name, s in sorted(results.items()):
         bar = s["bar"]
@@ -297,6 +319,7 @@ def print_ship(results: dict[str, dict[str, Any]]) -> None:
             s["dataset"],
             f"{s['precision']:.3f}",
             f"{s['recall']:.3f}",
+            f"{s['chance_recall']:.3f}" if "chance_recall" in s else "-",
             f"{s['f1']:.3f}",
             str(s["n_true"]),
             str(s["n_pred"]),

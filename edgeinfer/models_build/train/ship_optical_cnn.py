@@ -251,9 +251,15 @@ def score_fold(
 
 
 def cross_validate(
-    data_dir: Path, classical_dir: Path, steps: int = STEPS, folds: list[int] | None = None
+    data_dir: Path,
+    classical_dir: Path,
+    steps: int = STEPS,
+    folds: list[int] | None = None,
+    keep: Path | None = None,
 ) -> dict[str, Any]:
-    """Per fold (:data:`FOLDS`): train on the other windows, score both models on the fold."""
+    """Per fold (:data:`FOLDS`): train on the other windows, score both models on the fold;
+    with ``keep``, each fold's weights are kept there as ``fold{k}.npz`` (for
+    :mod:`.ship_optical_union`)."""
     windows = load_windows(data_dir)
     table: dict[str, Any] = {"split": SPLIT_RULE, "steps": steps, "folds": []}
     for k in folds if folds is not None else range(len(FOLDS)):
@@ -265,6 +271,9 @@ def cross_validate(
             train(windows, train_items, weights, data_dir.name, steps)
             seconds = time.monotonic() - start
             scores = score_fold(data_dir, weights, held, classical_dir, Path(tmp))
+            if keep is not None:
+                keep.mkdir(parents=True, exist_ok=True)
+                shutil.copy(weights, keep / f"fold{k}.npz")
         logger.info("fold %d (%s): %s", k, ", ".join(held), json.dumps(scores))
         table["folds"].append(
             {"fold": k, "held_out": held, "train_seconds": round(seconds), "scores": scores}
@@ -294,10 +303,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--record", action="store_true", help="cv: store the table in MODELS/scores (the card)"
     )
+    parser.add_argument("--keep", type=Path, default=None, help="cv: keep fold{k}.npz here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.mode == "cv":
-        table = cross_validate(args.data, args.models, args.steps, args.fold)
+        table = cross_validate(args.data, args.models, args.steps, args.fold, args.keep)
         text = json.dumps(table, indent=2, sort_keys=True) + "\n"
         if args.out is not None:
             args.out.write_text(text)
