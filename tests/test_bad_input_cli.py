@@ -79,6 +79,12 @@ def test_a_models_folder_without_models(tmp_path: Path, capsys: Any) -> None:
     assert f"no models in {empty}" in msg and "edgeinfer models build" in msg
 
 
+def test_an_unknown_model_name_in_detection_models(tmp_path: Path, capsys: Any) -> None:
+    mission = _mission(tmp_path, SSO, "models = ['ship_optical_unoin']")
+    msg = _one_line_error(["run", str(mission)], capsys)
+    assert "unknown model 'ship_optical_unoin'" in msg and "ship_optical_union" in msg
+
+
 def _models(tmp: Path) -> Path:
     folder = tmp / "models"
     folder.mkdir()

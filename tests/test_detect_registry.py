@@ -99,3 +99,22 @@ def test_default_dir_env_then_repo(monkeypatch: pytest.MonkeyPatch, models_dir: 
     monkeypatch.setenv(MODELS_ENV, str(models_dir))
     assert default_models_dir() == models_dir
     assert ModelRegistry().get_model("ship_sar").detector == "ship"
+
+
+def test_prefer_picks_a_named_model_where_it_fits_and_the_default_elsewhere(
+    models_dir: Path,
+) -> None:
+    bands = ["B5", "B6", "B7", "B12"]
+    assert select("fire", bands, "landsat", models_dir).name == "fire_landsat_v2"
+    # preferred over the higher version and the exact product, where it fits
+    assert select("fire", bands, "landsat", models_dir, ["fire_landsat"]).name == "fire_landsat"
+    assert select("fire", bands, "landsat", models_dir, ["x", "fire_any"]).name == "fire_any"
+    # where it does not fit (no B5-B7 in a Sentinel-2 scene), the default stays
+    s2 = ["B8A", "B11", "B12"]
+    assert select("fire", s2, "sentinel2", models_dir, ["fire_landsat"]).name == "fire_any"
+    # a preferred model of another detector changes nothing
+    assert select("ship", ["VV"], "sar", models_dir, ["fire_any"]).name == "ship_sar"
+    registry = ModelRegistry(models_dir)
+    registry.check_names(["fire_any", "ship_sar"])
+    with pytest.raises(UnknownNameError, match=r"unknown model 'fire_anny'.*fire_any"):
+        registry.check_names(["fire_any", "fire_anny"])

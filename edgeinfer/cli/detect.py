@@ -97,6 +97,12 @@ def register(app: typer.Typer) -> None:
         trusted_key: list[Path] = typer.Option(
             None, "--trusted-key", help="Ed25519 public key (PEM) to verify models; repeatable."
         ),
+        model: list[str] = typer.Option(
+            None,
+            "--model",
+            help="Use this model (e.g. ship_optical_union) instead of the default where it "
+            "fits the scene; repeatable; `edgeinfer models list` names them.",
+        ),
     ) -> None:
         """Detect fires, ships and clouds in one scene; write alerts as GeoJSON."""
         console = Console(stderr=True)
@@ -135,6 +141,7 @@ def register(app: typer.Typer) -> None:
                     skip_unfit=detectors is None,
                     require_signature=require_signature or bool(trusted_key),
                     trusted_keys=list(trusted_key or []),
+                    prefer=list(model or []),
                 )
             compressed_bytes = api.compressed_size_bytes(sc) if compressed else None
         finally:

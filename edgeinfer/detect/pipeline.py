@@ -157,6 +157,7 @@ def detect_scene(
     require_signature: bool = False,
     trusted_keys: Sequence[str | Path] = (),
     prefetch: int = DEFAULT_PREFETCH,
+    prefer: Sequence[str] = (),
 ) -> DetectionResult:
     """Run ``detectors`` (names from ``fire, ship, cloud``) over ``scene``.
 
@@ -168,6 +169,8 @@ def detect_scene(
     whose ``.sig`` verifies against ``trusted_keys`` (see :class:`RuntimeOptions`).
     ``prefetch``: batches a reader thread reads ahead while the models run (rasterio and
     onnxruntime release the GIL, so reading overlaps inference); 0 reads in this thread.
+    ``prefer``: model names to use instead of the registry's default where they fit the scene
+    (e.g. ``ship_optical_union``); an unknown name raises :class:`UnknownNameError`.
     """
     t_start = time.perf_counter()
     if not 0.0 <= cloud_threshold <= 1.0:
@@ -187,8 +190,8 @@ def detect_scene(
         trusted_keys=tuple(str(k) for k in trusted_keys),
     )
     registry = registry or ModelRegistry()
-
-    models, skipped = _choose_models(registry, wanted, scene, skip_unfit)
+    registry.check_names(prefer)
+    models, skipped = _choose_models(registry, wanted, scene, skip_unfit, tuple(prefer))
     mask_out = dict(mask_out or {})
     unknown = sorted(set(mask_out) - set(wanted))
     if unknown:
@@ -317,13 +320,17 @@ def prefetched(tiles: Iterable[Tile], depth: int) -> Generator[Tile, None, None]
 
 
 def _choose_models(
-    registry: ModelRegistry, wanted: list[str], scene: Scene, skip_unfit: bool
+    registry: ModelRegistry,
+    wanted: list[str],
+    scene: Scene,
+    skip_unfit: bool,
+    prefer: tuple[str, ...] = (),
 ) -> tuple[dict[str, ModelInfo], dict[str, str]]:
     models: dict[str, ModelInfo] = {}
     skipped: dict[str, str] = {}
     for detector in wanted:
         try:
-            models[detector] = registry.select(detector, scene.band_names, scene.product)
+            models[detector] = registry.select(detector, scene.band_names, scene.product, prefer)
         except UnknownNameError:
             raise
         except ModelError as exc:

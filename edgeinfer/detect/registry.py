@@ -75,13 +75,17 @@ class ModelRegistry:
         """Detectors with at least one model here."""
         return sorted({m.detector for m in self._load().values()})
 
-    def select(self, detector: str, bands: Sequence[str], product: str) -> ModelInfo:
+    def select(
+        self, detector: str, bands: Sequence[str], product: str, prefer: Sequence[str] = ()
+    ) -> ModelInfo:
         """The model for ``detector`` that fits a scene with ``bands`` of ``product``.
 
         A model fits when its product is the scene's or ``any`` and all its bands are in the
-        scene. Among fitting models an exact product beats ``any``, then the higher version,
-        then the name. Unknown detector -> :class:`UnknownNameError` listing the known ones;
-        no fitting model -> :class:`ModelError` naming the missing bands and the fix.
+        scene. Among fitting models one named in ``prefer`` wins (the first named), then an
+        exact product beats ``any``, then the higher version, then the name; so ``prefer``
+        picks a non-default model where it fits and leaves other scenes to the default.
+        Unknown detector -> :class:`UnknownNameError` listing the known ones; no fitting
+        model -> :class:`ModelError` naming the missing bands and the fix.
         """
         known = sorted(set(DETECTORS) | set(self.detectors()))
         if detector not in known:
@@ -90,6 +94,9 @@ class ModelRegistry:
         if not candidates:
             raise ModelError(f"no {detector} model in {self.models_dir}; {REBUILD_HINT}")
         fitting = [m for m in candidates if m.fits_product(product) and not m.missing_bands(bands)]
+        chosen = [m for name in prefer for m in fitting if m.name == name]
+        if chosen:
+            return chosen[0]
         if fitting:
             return max(
                 fitting,
@@ -110,6 +117,11 @@ class ModelRegistry:
             f"{'; '.join(reasons)}; name the bands with --bands (e.g. --bands "
             f"{','.join(candidates[0].bands)}) or choose the product with --product"
         )
+
+    def check_names(self, names: Sequence[str]) -> None:
+        """Raise :class:`UnknownNameError` (listing the models) for a name not here."""
+        for name in names:
+            self.get_model(name)
 
     def fitting_detectors(self, bands: Sequence[str], product: str) -> list[str]:
         """Detectors with a model that fits a scene with ``bands`` of ``product``."""
@@ -133,7 +145,12 @@ def get_model(name: str, models_dir: Path | str | None = None) -> ModelInfo:
 
 
 def select(
-    detector: str, bands: Sequence[str], product: str, models_dir: Path | str | None = None
+    detector: str,
+    bands: Sequence[str],
+    product: str,
+    models_dir: Path | str | None = None,
+    prefer: Sequence[str] = (),
 ) -> ModelInfo:
-    """The model for ``detector`` fitting a scene's ``bands`` and ``product``."""
-    return ModelRegistry(models_dir).select(detector, bands, product)
+    """The model for ``detector`` fitting a scene's ``bands`` and ``product`` (``prefer``:
+    model names chosen first where they fit)."""
+    return ModelRegistry(models_dir).select(detector, bands, product, prefer)

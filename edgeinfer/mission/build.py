@@ -151,6 +151,7 @@ def node_settings(
             batch_size=d.batch_size,
             threads=threads,
             models_dir=d.models_dir,
+            models=tuple(d.models),
         ),
         downlink=DownlinkSettings(
             policy=dl.policy,

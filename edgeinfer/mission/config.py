@@ -186,6 +186,9 @@ class DetectionSection(_Table):
     batch_size: int = Field(default=2, ge=1, le=1024)
     threads: int | Literal["auto"] = "auto"
     models_dir: str | None = None
+    # models to fly instead of the registry's default where they fit a scene's bands and
+    # product (e.g. ["ship_optical_union"]); other scenes keep the default (docs/missions.md)
+    models: list[str] = Field(default_factory=list, max_length=64)
     # Larger scenes are reported as failed instead of tiled (a 20,000 x 20,000 px product;
     # a Sentinel-2 tile is 10,980 x 10,980 at 10 m, a Landsat scene ~7,800 x 7,700).
     max_scene_pixels: int = Field(default=400_000_000, ge=1)

@@ -289,7 +289,13 @@ def _write_outputs(
                 )
     if ground_db:
         files["ground_db"] = write_db(out / "ground.sqlite", ground_db)
-    alerts = decode_alerts(exported["alerts"], scenes, plan.satellites, config.detection.models_dir)
+    alerts = decode_alerts(
+        exported["alerts"],
+        scenes,
+        plan.satellites,
+        config.detection.models_dir,
+        config.detection.models,
+    )
     truth = [t for s in scenes for t in s.truth]
     found = match_truth(alerts, truth)
     captures = [c for r in reports.values() for c in r.get("capture_log", [])]

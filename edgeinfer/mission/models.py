@@ -18,12 +18,14 @@ logger = logging.getLogger(__name__)
 
 def check_models(config: MissionConfig) -> list[str]:
     """Names of the models found; raises :class:`ModelError` for a folder without models, a
-    malformed model (via the registry) or, when required, a missing or bad signature."""
+    malformed model (via the registry) or, when required, a missing or bad signature, and
+    :class:`UnknownNameError` for a ``detection.models`` name that is not in the folder."""
     d = config.detection
     registry = ModelRegistry(d.models_dir)
     models = registry.list_models()  # reads and checks every model file of the folder
     if not models:
         raise ModelError(f"no models in {registry.models_dir}; {REBUILD_HINT}")
+    registry.check_names(d.models)  # detection.models: unknown name -> the list of names
     if d.require_signature:
         keys = load_trusted_keys(d.trusted_keys)
         for info in models:

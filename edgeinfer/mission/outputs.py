@@ -71,6 +71,7 @@ def decode_alerts(
     scenes: Sequence[MissionScene],
     satellites: Sequence[str],
     models_dir: str | None = None,
+    prefer: Sequence[str] = (),
 ) -> list[GroundAlert]:
     """Decode delivered records; sorted by capture time, satellite, detector and box."""
     by_hash = {scene_hash(s.key): s for s in scenes}
@@ -86,7 +87,7 @@ def decode_alerts(
             if key not in names:
                 try:
                     names[key] = registry.select(
-                        rec.detector, scene.scene.band_names, scene.scene.product
+                        rec.detector, scene.scene.band_names, scene.scene.product, prefer
                     )
                 except EdgeInferError:
                     names[key] = None

@@ -39,6 +39,7 @@ _MODULES: tuple[str, ...] = (
     "ship_optical",
     "ship_cnn",
     "ship_optical_cnn",
+    "ship_optical_union",
 )
 
 

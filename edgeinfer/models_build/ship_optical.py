@@ -165,20 +165,27 @@ def _ships(g: GraphBuilder, cc: Components, z: Tensor) -> Tensor:
     )
 
 
-def build_ship_optical() -> onnx.ModelProto:
-    """Ships on or at the edge of water from Sentinel-2 B02/B03/B04/B08/B11 (module doc)."""
+def ship_pixels(g: GraphBuilder) -> tuple[Tensor, Tensor]:
+    """(bool ship pixels, float confidence) of the classical detector in graph ``g`` (module
+    doc); ``ship_optical_union`` combines them with the CNN's."""
     p = PARAMS
-    g = GraphBuilder("ship_optical", BANDS)
     mo = _Morph(g)
     objects, z = _masks(g, mo)
     cc = Components(g, objects)
     ship = _ships(g, cc, z)
     dense = cc.to_dense(g.cast(ship, TensorProto.FLOAT), g.const([0.0]))
     is_ship = g.and_(g.gt(dense, 0.5), g.valid)
-    cls = g.where(is_ship, g.const(2, np.uint8), g.const(0, np.uint8))
     k_hi = p["k_hi"]
     z32 = g.clip(g.cast(z, TensorProto.FLOAT), -1e4, 1e4)
     conf = g.add(0.5, g.mul(0.5, g.clip(g.div(g.sub(z32, k_hi), k_hi), 0.0, 1.0)))
+    return is_ship, conf
+
+
+def build_ship_optical() -> onnx.ModelProto:
+    """Ships on or at the edge of water from Sentinel-2 B02/B03/B04/B08/B11 (module doc)."""
+    g = GraphBuilder("ship_optical", BANDS)
+    is_ship, conf = ship_pixels(g)
+    cls = g.where(is_ship, g.const(2, np.uint8), g.const(0, np.uint8))
     g.set_outputs(cls, g.where(is_ship, conf, 0.0))
     return finalize(g.model(__doc__ or ""), _metadata())
 

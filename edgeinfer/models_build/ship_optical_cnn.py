@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from edgeinfer.models_build.onnx_ops import GraphBuilder
+from edgeinfer.models_build.onnx_ops import GraphBuilder, Tensor
 from edgeinfer.models_build.registry import finalize
 from edgeinfer.models_build.ship_cnn import TRAIN_DIR, _load, _Net
 
@@ -33,16 +33,24 @@ def build_ship_optical_cnn(path: Path | None = None) -> onnx.ModelProto:
     """The learned optical ship model from ``path`` (default: the committed weights)."""
     weights, provenance = _load(path or TRAIN_DIR / f"{NAME}.npz")
     bands = tuple(provenance["bands"])
-    constants = provenance["input"]
     g = GraphBuilder(NAME, bands)
+    ship, prob = ship_pixels(g, weights, provenance)
+    cls = g.where(ship, g.const(2, np.uint8), g.const(0, np.uint8))
+    g.set_outputs(cls, g.where(ship, prob, 0.0))
+    return finalize(g.model(__doc__ or ""), _metadata(bands, provenance))
+
+
+def ship_pixels(
+    g: GraphBuilder, weights: dict[str, np.ndarray], provenance: dict[str, Any]
+) -> tuple[Tensor, Tensor]:
+    """(bool ship pixels, float probability) of the network in graph ``g`` (module doc);
+    ``ship_optical_union`` combines them with the classical detector's."""
+    constants = provenance["input"]
     v = g.to_float(g.valid)
     lx = g.op("Log", g.maximum(g.x, float(constants["floor"])))
     z = g.mul(g.div(g.sub(lx, float(constants["ln_centre"])), float(constants["ln_scale"])), v)
     prob = g.op("Sigmoid", _Net(g, weights).forward(z))
-    ship = g.and_(g.valid, g.gt(prob, PROBABILITY))
-    cls = g.where(ship, g.const(2, np.uint8), g.const(0, np.uint8))
-    g.set_outputs(cls, g.where(ship, prob, 0.0))
-    return finalize(g.model(__doc__ or ""), _metadata(bands, provenance))
+    return g.and_(g.valid, g.gt(prob, PROBABILITY)), prob
 
 
 def _metadata(bands: tuple[str, ...], provenance: dict[str, Any]) -> dict[str, Any]:

@@ -89,7 +89,7 @@ class InferenceEngine:
         skipped: dict[str, str] = {}
         for name in d.detectors:
             try:
-                info = self._registry.select(name, scene.band_names, scene.product)
+                info = self._registry.select(name, scene.band_names, scene.product, d.models)
             except ModelError as exc:
                 skipped[name] = str(exc)
                 logger.debug("scene %s: no %s detector (%s)", ref.key, name, exc)

@@ -44,6 +44,7 @@ class DetectionSettings:
     models_dir: str | None = None
     require_signature: bool = False
     trusted_keys: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()  # preferred over the default where they fit (registry.select)
 
 
 @dataclass(frozen=True)
