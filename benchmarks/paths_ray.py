@@ -209,7 +209,10 @@ class _DetectTiles:
         batch: int,
         intra_op_threads: int | None = 1,
     ) -> None:
-        options = RuntimeOptions("cpu", intra_op_threads=intra_op_threads)
+        # None: onnxruntime's defaults, spinning included, as ort.InferenceSession(path) has
+        options = RuntimeOptions(
+            "cpu", intra_op_threads=intra_op_threads, allow_spinning=intra_op_threads is None
+        )
         self.detectors = {
             d: Detector(load_model_info(p), options, batch) for d, p in models.items()
         }

@@ -199,6 +199,10 @@ def test_threads_and_optimisation_reach_the_session(tmp_path: Path) -> None:
     assert so.intra_op_num_threads == 1
     assert so.inter_op_num_threads == 1
     assert so.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    key = "session.intra_op.allow_spinning"
+    assert so.get_session_config_entry(key) == "0"  # idle threads sleep unless asked
+    spinning, _ = create_session(str(path), RuntimeOptions("cpu", allow_spinning=True))
+    assert spinning.get_session_options().get_session_config_entry(key) == "1"
 
 
 def test_unloadable_model_is_a_model_error(tmp_path: Path) -> None:

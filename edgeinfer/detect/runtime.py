@@ -75,6 +75,11 @@ class RuntimeOptions:
     terabytes). The arena is onnxruntime's process-wide environment allocator, shared by
     every capped session of the process; the last cap set applies to sessions created after.
 
+    ``allow_spinning``: whether idle intra-op threads spin-wait (onnxruntime's default) or
+    sleep (ours). Measured with 2 threads on the benchmark workload
+    (``benchmarks/bench_spinning.py``): spinning 0.81x the wall time of 1 thread at 1.60x its
+    CPU seconds, sleeping 0.83x at 1.12x. CPU seconds are power on board, so off unless asked.
+
     ``io_binding``: run through onnxruntime's IOBinding (inputs bound from host memory,
     outputs bound on the provider's device and copied back once per batch) instead of
     ``session.run``. ``auto``: on when the session runs on CUDA or TensorRT, off on CPU, where
@@ -90,6 +95,7 @@ class RuntimeOptions:
     trusted_keys: tuple[str, ...] = ()
     memory_limit_mb: int | None = None
     io_binding: str = "auto"
+    allow_spinning: bool = False
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:
@@ -162,6 +168,9 @@ def create_session(
         so.intra_op_num_threads = options.intra_op_threads
     if options.inter_op_threads is not None:
         so.inter_op_num_threads = options.inter_op_threads
+    so.add_session_config_entry(
+        "session.intra_op.allow_spinning", "1" if options.allow_spinning else "0"
+    )
     so.graph_optimization_level = {
         "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
         "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
