@@ -3,6 +3,8 @@ from geometry alone."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from edgeinfer.eval.chance import SHORE_PX, chance_tp, zones
@@ -54,3 +56,25 @@ def test_chance_matches_the_fraction_of_the_zone_a_ship_covers() -> None:
     got = chance_tp([box], ships, z, repeats=4000, seed=1)
     assert abs(got - expected) < 4 * np.sqrt(expected * (1 - expected) / 4000)
     assert chance_tp([box], ships, z, seed=3) == chance_tp([box], ships, z, seed=3)
+
+
+def test_record_keeps_a_card_free_of_results_that_scored_nothing(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from edgeinfer.detect import default_models_dir
+    from edgeinfer.eval.scenes import save_results
+
+    for name in ("ship_optical", "ship_optical_cnn"):
+        shutil.copy(default_models_dir() / f"{name}.onnx", tmp_path)
+    results = {
+        "ship_optical": {"images": 2, "recall": 0.5},
+        "ship_optical_cnn": {"images": 0, "recall": 0.0},  # trained on every item here
+    }
+    save_results(results, tmp_path / "out.json", True, tmp_path, "eval_ship_x")
+    assert json.loads((tmp_path / "out.json").read_text()) == results  # JSON: everything
+    recorded = json.loads((tmp_path / "scores" / "ship_optical.json").read_text())
+    assert recorded == {"eval_ship_x": results["ship_optical"]}
+    assert "eval_ship_x" in (tmp_path / "ship_optical.md").read_text()
+    assert not (tmp_path / "scores" / "ship_optical_cnn.json").exists()
+    assert not (tmp_path / "ship_optical_cnn.md").exists()

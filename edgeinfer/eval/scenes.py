@@ -230,6 +230,9 @@ def record_all(results: dict[str, dict[str, Any]], models_dir: Path | None, sect
 
     root = Path(models_dir) if models_dir is not None else default_models_dir()
     for name, result in sorted(results.items()):
+        if result.get("images") == 0:  # a learned model trained on every item: nothing scored
+            logger.info("%s: nothing scored here, its card keeps what it had", name)
+            continue
         record(root, name, section, result)
 
 
