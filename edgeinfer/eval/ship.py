@@ -270,6 +270,8 @@ def evaluate_ship(
         elif layout == "instance":
             entry["unverified"] = total.unmatched
             entry["note"] = "labels incomplete: unmatched detections are unverified, not false"
+        else:
+            entry["false_positives"] = total.unmatched
         if kind == "optical" and per_image and total.n_true:
             entry["chance_recall"] = round(chance / total.n_true, 4)
             entry["recall_above_chance"] = round(total.recall - chance / total.n_true, 4)
@@ -278,8 +280,6 @@ def evaluate_ship(
                 f"within {SHORE_PX} px of the NDWI waterline, open water, land), mean of "
                 f"{REPEATS} draws; edgeinfer/eval/chance.py"
             )
-        else:
-            entry["false_positives"] = total.unmatched
         results[info.name] = entry
     if not results:
         raise SceneError(f"no ship model fits the {kind} images in {data_dir}")
