@@ -38,6 +38,7 @@ import logging
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -216,20 +217,46 @@ def train(
     return provenance
 
 
+def held_out_summary(tp: int, n_true: int, n_pred: int) -> dict[str, Any]:
+    """Recall, matches, ships, detections and unverified detections of held-out scores."""
+    return {
+        "recall": round(tp / n_true, 4) if n_true else 0.0,
+        "tp": tp,
+        "n_true": n_true,
+        "detections": n_pred,
+        "unverified": n_pred - tp,
+    }
+
+
+def evaluate_fold_models(
+    data_dir: Path,
+    weights: Path,
+    classical_dir: Path,
+    work: Path,
+    builders: Mapping[str, Callable[[Path], Any]],
+) -> dict[str, dict[str, Any]]:
+    """``edgeinfer eval ship`` results of the models ``builders`` make from a fold's
+    ``weights`` and of the classical ``ship_optical`` in ``classical_dir`` (models written to
+    ``work``; each learned model skips the windows its weights were trained on)."""
+    from edgeinfer.eval.ship import evaluate_ship
+
+    work.mkdir(parents=True, exist_ok=True)
+    for name, build in builders.items():
+        (work / f"{name}.onnx").write_bytes(build(weights).SerializeToString(deterministic=True))
+    shutil.copy(classical_dir / "ship_optical.onnx", work / "ship_optical.onnx")
+    return evaluate_ship(data_dir, work, model_names=[*builders, "ship_optical"])
+
+
 def score_fold(
     data_dir: Path, weights: Path, held_items: list[str], classical_dir: Path, work: Path
 ) -> dict[str, dict[str, Any]]:
     """``edgeinfer eval ship`` scores, on ``held_items``, of the model in ``weights`` (trained
     on the other windows) and of the classical ``ship_optical`` in ``classical_dir``."""
-    from edgeinfer.eval.ship import evaluate_ship
     from edgeinfer.models_build.ship_optical_cnn import NAME, build_ship_optical_cnn
 
-    models = work / "models"
-    models.mkdir(parents=True, exist_ok=True)
-    model = build_ship_optical_cnn(weights)
-    (models / f"{NAME}.onnx").write_bytes(model.SerializeToString(deterministic=True))
-    shutil.copy(classical_dir / "ship_optical.onnx", models / "ship_optical.onnx")
-    results = evaluate_ship(data_dir, models, model_names=[NAME, "ship_optical"])
+    results = evaluate_fold_models(
+        data_dir, weights, classical_dir, work / "models", {NAME: build_ship_optical_cnn}
+    )
     out: dict[str, dict[str, Any]] = {}
     for name, entry in results.items():
         per = [p for p in entry["per_image"] if p["item"] in held_items]
@@ -239,14 +266,7 @@ def score_fold(
         held = entry["on_items_not_trained_by"][NAME]
         if (held["tp"], held["n_true"], held["n_pred"]) != (tp, n_true, n_pred):
             raise ValueError(f"{weights}: its training windows overlap {held_items}")
-        out[name] = {
-            "recall": round(tp / n_true, 4) if n_true else 0.0,
-            "tp": tp,
-            "n_true": n_true,
-            "detections": n_pred,
-            "unverified": n_pred - tp,
-            "per_window": per,
-        }
+        out[name] = {**held_out_summary(tp, n_true, n_pred), "per_window": per}
     return out
 
 
@@ -282,13 +302,7 @@ def cross_validate(
         tp = sum(f["scores"][name]["tp"] for f in table["folds"])
         n_true = sum(f["scores"][name]["n_true"] for f in table["folds"])
         n_pred = sum(f["scores"][name]["detections"] for f in table["folds"])
-        table[f"pooled_{name}"] = {
-            "recall": round(tp / n_true, 4) if n_true else 0.0,
-            "tp": tp,
-            "n_true": n_true,
-            "detections": n_pred,
-            "unverified": n_pred - tp,
-        }
+        table[f"pooled_{name}"] = held_out_summary(tp, n_true, n_pred)
     return table
 
 

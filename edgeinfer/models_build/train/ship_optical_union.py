@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -32,20 +31,16 @@ SETS = ("ship_optical", "ship_optical_cnn", "ship_optical_union")
 
 def score_fold(data_dir: Path, weights: Path, held: list[str], classical_dir: Path) -> list[Any]:
     """Per held-out window: tp, n_true, n_pred and chance tp of the three models."""
-    from edgeinfer.eval.ship import evaluate_ship
     from edgeinfer.models_build.ship_optical_cnn import build_ship_optical_cnn
     from edgeinfer.models_build.ship_optical_union import build_ship_optical_union
+    from edgeinfer.models_build.train.ship_optical_cnn import evaluate_fold_models
 
+    builders = {
+        "ship_optical_cnn": build_ship_optical_cnn,
+        "ship_optical_union": build_ship_optical_union,
+    }
     with tempfile.TemporaryDirectory() as tmp:
-        models = Path(tmp)
-        for name, build in (
-            ("ship_optical_cnn", build_ship_optical_cnn),
-            ("ship_optical_union", build_ship_optical_union),
-        ):
-            model = build(weights)
-            (models / f"{name}.onnx").write_bytes(model.SerializeToString(deterministic=True))
-        shutil.copy(classical_dir / "ship_optical.onnx", models / "ship_optical.onnx")
-        results = evaluate_ship(data_dir, models, model_names=list(SETS))
+        results = evaluate_fold_models(data_dir, weights, classical_dir, Path(tmp), builders)
     rows = []
     for stem in held:
         row: dict[str, Any] = {"item": stem}
@@ -58,7 +53,7 @@ def score_fold(data_dir: Path, weights: Path, held: list[str], classical_dir: Pa
 
 def union_table(data_dir: Path, classical_dir: Path, weights_dir: Path) -> dict[str, Any]:
     """Every fold's windows (:func:`score_fold`) and the pooled scores of the three sets."""
-    from edgeinfer.models_build.train.ship_optical_cnn import FOLDS, SPLIT_RULE
+    from edgeinfer.models_build.train.ship_optical_cnn import FOLDS, SPLIT_RULE, held_out_summary
 
     table: dict[str, Any] = {"split": SPLIT_RULE, "folds": []}
     for k, held in enumerate(FOLDS):
@@ -72,11 +67,7 @@ def union_table(data_dir: Path, classical_dir: Path, weights_dir: Path) -> dict[
         n_pred = sum(r[name]["n_pred"] for r in every)
         chance = sum(r[name]["chance_tp"] for r in every)
         table[f"pooled_{name}"] = {
-            "recall": round(tp / n_true, 4),
-            "tp": tp,
-            "n_true": n_true,
-            "detections": n_pred,
-            "unverified": n_pred - tp,
+            **held_out_summary(tp, n_true, n_pred),
             "chance_recall": round(chance / n_true, 4),
             "recall_above_chance": round((tp - chance) / n_true, 4),
         }
