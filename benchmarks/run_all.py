@@ -86,39 +86,31 @@ def best_tiles_per_cpu_s(results: list[Mapping[str, Any]]) -> float | None:
     return max(values) if values else None
 
 
+#: The throughput ratios: ratio name -> the path the pipeline is divided by (each also per
+#: CPU second, as ``NAME_cpu``).
+VERSUS: dict[str, str] = {
+    "pipeline_vs_bare": "bare",
+    "vs_ray_data": "ray_data",
+    "vs_ray_data_tuned": "ray_data_tuned",
+    "vs_naive": "naive",
+}
+
+
 def compute_ratios(m: Mapping[str, Any]) -> dict[str, float | None]:
     """Issue 7's ratios from the measurements ``m`` (the ``measurements`` object)."""
-    pipeline = best_tiles_per_s(m.get("pipeline", []))
-    bare = best_tiles_per_s(m.get("bare", []))
-    ray_data = best_tiles_per_s(m.get("ray_data", []))
-    ray_data_tuned = best_tiles_per_s(m.get("ray_data_tuned", []))
-    naive = best_tiles_per_s(m.get("naive", []))
+    pipeline = m.get("pipeline", [])
+    out: dict[str, float | None] = {}
+    for name, other in VERSUS.items():
+        path = m.get(other, [])
+        out[name] = ratio(best_tiles_per_s(pipeline), best_tiles_per_s(path))
+        out[f"{name}_cpu"] = ratio(best_tiles_per_cpu_s(pipeline), best_tiles_per_cpu_s(path))
     rss = m.get("rss") or {}
     mission = m.get("mission") or {}
     orbit = m.get("orbit") or {}
-    return {
-        "pipeline_vs_bare": ratio(pipeline, bare),
-        "pipeline_vs_bare_cpu": ratio(
-            best_tiles_per_cpu_s(m.get("pipeline", [])), best_tiles_per_cpu_s(m.get("bare", []))
-        ),
-        "vs_ray_data_cpu": ratio(
-            best_tiles_per_cpu_s(m.get("pipeline", [])),
-            best_tiles_per_cpu_s(m.get("ray_data", [])),
-        ),
-        "vs_ray_data_tuned_cpu": ratio(
-            best_tiles_per_cpu_s(m.get("pipeline", [])),
-            best_tiles_per_cpu_s(m.get("ray_data_tuned", [])),
-        ),
-        "vs_naive_cpu": ratio(
-            best_tiles_per_cpu_s(m.get("pipeline", [])), best_tiles_per_cpu_s(m.get("naive", []))
-        ),
-        "vs_ray_data": ratio(pipeline, ray_data),
-        "vs_ray_data_tuned": ratio(pipeline, ray_data_tuned),
-        "vs_naive": ratio(pipeline, naive),
-        "rss_ratio_4x": ratio(rss.get("peak_rss_mib_4x"), rss.get("peak_rss_mib_base")),
-        "sim_speedup": mission.get("sim_s_per_wall_s"),
-        "orbit_budget_speedup": orbit.get("sim_s_per_wall_s"),
-    }
+    out["rss_ratio_4x"] = ratio(rss.get("peak_rss_mib_4x"), rss.get("peak_rss_mib_base"))
+    out["sim_speedup"] = mission.get("sim_s_per_wall_s")
+    out["orbit_budget_speedup"] = orbit.get("sim_s_per_wall_s")
+    return out
 
 
 def judge(ratios: Mapping[str, float | None]) -> dict[str, dict[str, Any]]:
@@ -391,18 +383,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def absolute_numbers(m: Mapping[str, Any]) -> dict[str, str]:
     """The absolute numbers behind each ratio, as text (those measured)."""
-    paths = ("pipeline", "bare", "ray_data", "ray_data_tuned", "naive")
-    tps = {k: best_tiles_per_s(m.get(k, [])) for k in paths}
+    tps = {k: best_tiles_per_s(m.get(k, [])) for k in ("pipeline", *VERSUS.values())}
     out: dict[str, str] = {}
-    for name, other in (
-        ("pipeline_vs_bare", "bare"),
-        ("vs_ray_data", "ray_data"),
-        ("vs_ray_data_tuned", "ray_data_tuned"),
-    ):
+    for name, other in VERSUS.items():
         if tps["pipeline"] and tps[other]:
             out[name] = f"pipeline {tps['pipeline']:.2f} / {other} {tps[other]:.2f} tiles/s"
-    if tps["pipeline"] and tps["naive"]:
-        out["vs_naive"] = f"pipeline {tps['pipeline']:.2f} / naive {tps['naive']:.2f} tiles/s"
     if m.get("rss"):
         rss = m["rss"]
         out["rss_ratio_4x"] = (
@@ -435,12 +420,7 @@ def _report(out: Mapping[str, Any]) -> None:
             f"{'vs_ray_data_tuned':<22} {tuned:>12,.3f}  (no bar: Ray Data with the pipeline's "
             f"thread plan)  {detail.get('vs_ray_data_tuned', '')}"
         )
-    for name in (
-        "pipeline_vs_bare_cpu",
-        "vs_ray_data_cpu",
-        "vs_ray_data_tuned_cpu",
-        "vs_naive_cpu",
-    ):
+    for name in (f"{n}_cpu" for n in VERSUS):
         cpu = out["ratios"].get(name)
         if cpu is not None:
             _log(f"{name:<22} {cpu:>12,.3f}  (same ratio in tiles per CPU second; no bar)")
