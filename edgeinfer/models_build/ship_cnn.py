@@ -100,14 +100,27 @@ class _Net:
             nearest_mode="floor",
         )
 
+    def levels(self) -> int:
+        """The U-Net's depth: its encoder blocks ``enc1`` .. ``enc{n-1}`` plus ``mid``."""
+        n = 1
+        while f"enc{n}.0.weight" in self.w:
+            n += 1
+        return n
+
     def forward(self, z: Tensor) -> Tensor:
+        """The network of :func:`.train.ship_cnn.unet`, of any depth, node by node in the
+        same order (a 3-level model builds byte-identically to the former fixed graph)."""
         g = self.g
-        e1 = self.block(z, "enc1")
-        e2 = self.block(self.pool(e1), "enc2")
-        m = self.block(self.pool(e2), "mid")
-        d2 = self.block(g.op("Concat", self.up_to(m, e2), e2, axis=1), "dec2")
-        d1 = self.block(g.op("Concat", self.up_to(d2, e1), e1, axis=1), "dec1")
-        return self.conv(d1, "head")
+        levels = self.levels()
+        t, skips = z, []
+        for i in range(1, levels):
+            t = self.block(t if i == 1 else self.pool(t), f"enc{i}")
+            skips.append(t)
+        t = self.block(self.pool(t), "mid")
+        for i in range(levels - 1, 0, -1):
+            skip = skips[i - 1]
+            t = self.block(g.op("Concat", self.up_to(t, skip), skip, axis=1), f"dec{i}")
+        return self.conv(t, "head")
 
 
 def build_cnn(kind: str, path: Path | None = None) -> onnx.ModelProto:
@@ -151,8 +164,9 @@ def _metadata(
         ),
         "description": _DESCRIPTIONS[kind],
         "algorithm": (
-            "z = per-band standardised ln value over the tile's valid pixels; 3-level U-Net "
-            f"(widths {provenance.get('widths')}), ship where sigmoid > 0.5. Trained on "
+            "z = per-band standardised ln value over the tile's valid pixels; "
+            f"{len(provenance['widths'])}-level U-Net (widths {provenance['widths']}), ship "
+            "where sigmoid > 0.5. Trained on "
             f"{len(provenance.get('train_items', []))} chips, seed {provenance.get('seed')}; "
             "the held-out chips are listed in the training metadata."
         ),

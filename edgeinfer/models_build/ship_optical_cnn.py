@@ -86,8 +86,9 @@ def _metadata(bands: tuple[str, ...], provenance: dict[str, Any]) -> dict[str, A
         ),
         "algorithm": (
             f"z = {constants_text(provenance)} per band, zero where invalid; "
-            f"3-level U-Net (widths {provenance.get('widths')}); ship where sigmoid > "
-            f"{PROBABILITY}, objects >= {MIN_PIXELS} px. Trained on {n_train} windows, "
+            f"{len(provenance['widths'])}-level U-Net (widths {provenance['widths']}); "
+            f"ship where sigmoid > {PROBABILITY}, objects >= {MIN_PIXELS} px. "
+            f"Trained on {n_train} windows, "
             f"seed {provenance.get('seed')}, {provenance.get('steps')} steps."
         ),
     }

@@ -17,8 +17,8 @@ Input normalisation (inside the network, so the ONNX graph does it too), per ban
 mean. A gain and a power (amplitude vs intensity) change only the mean and sd of ``ln x``,
 so ``z`` and the output are the same for sigma0, amplitude, DN or chip-max-scaled data, and
 for any reflectance quantification.
-Architecture (:class:`ShipUNet`): two 3x3 convolutions + ReLU per level, three levels
-(``WIDTHS`` channels), 2x2 max pooling with ceil mode, nearest upsampling to the skip's size,
+Architecture (:func:`unet`, any depth): two 3x3 convolutions + ReLU per level, here three
+levels (``WIDTHS`` channels), 2x2 max pooling with ceil mode, nearest upsampling to the skip's size,
 a 1x1 head; the ONNX builder (:mod:`edgeinfer.models_build.ship_cnn`) mirrors it layer by
 layer. Loss: binary cross-entropy (positive weight 10) + soft Dice, on valid pixels.
 """
@@ -100,12 +100,18 @@ def tile_log_standardise(x: Any, valid: Any) -> Any:
     return (lx - mu) / torch.sqrt(var).clamp(min=1e-6) * valid
 
 
-def unet(channels: int, widths: tuple[int, int, int], normalise: Callable[[Any, Any], Any]) -> Any:
-    """A 3-level U-Net, ``forward(x, valid)`` -> logits ``[N, 1, H, W]``, whose input is
-    ``normalise(x, valid)``. Its layer names are what ``edgeinfer.models_build.ship_cnn``
-    rebuilds as ONNX, for the SAR and the optical model alike."""
+def unet(channels: int, widths: tuple[int, ...], normalise: Callable[[Any, Any], Any]) -> Any:
+    """A U-Net of ``len(widths)`` (>= 2) levels, ``forward(x, valid)`` -> logits
+    ``[N, 1, H, W]``, whose input is ``normalise(x, valid)``. Layers, in creation order:
+    ``enc1`` .. ``enc{n-1}`` (widths[0] .. widths[n-2]), ``mid`` (widths[-1]), ``dec{n-1}`` ..
+    ``dec1``, ``head``: the names ``edgeinfer.models_build.ship_cnn`` rebuilds as ONNX, for the
+    SAR and the optical model alike (3 levels: enc1, enc2, mid, dec2, dec1, head)."""
     import torch
     from torch import nn
+
+    if len(widths) < 2:
+        raise ValueError(f"U-Net widths {widths}: give at least two levels, e.g. (16, 32, 64)")
+    levels = len(widths)
 
     def block(cin: int, cout: int) -> nn.Sequential:
         return nn.Sequential(
@@ -118,22 +124,28 @@ def unet(channels: int, widths: tuple[int, int, int], normalise: Callable[[Any, 
     class ShipUNet(nn.Module):  # type: ignore[misc]  # nn.Module is Any where torch is absent (CI)
         def __init__(self) -> None:
             super().__init__()
-            c1, c2, c3 = widths
-            self.enc1, self.enc2, self.mid = block(channels, c1), block(c1, c2), block(c2, c3)
-            self.dec2, self.dec1 = block(c3 + c2, c2), block(c2 + c1, c1)
-            self.head = nn.Conv2d(c1, 1, 1)
+            cin = channels
+            for i in range(1, levels):
+                self.add_module(f"enc{i}", block(cin, widths[i - 1]))
+                cin = widths[i - 1]
+            self.mid = block(widths[-2], widths[-1])
+            for i in range(levels - 1, 0, -1):  # dec{i} joins level i+1 (upsampled) and enc{i}
+                self.add_module(f"dec{i}", block(widths[i] + widths[i - 1], widths[i - 1]))
+            self.head = nn.Conv2d(widths[0], 1, 1)
             self.pool = nn.MaxPool2d(2, ceil_mode=True)
 
         def forward(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-            z = normalise(x, valid)
-            e1 = self.enc1(z)
-            e2 = self.enc2(self.pool(e1))
-            m = self.mid(self.pool(e2))
-            up2 = nn.functional.interpolate(m, size=e2.shape[-2:], mode="nearest")
-            d2 = self.dec2(torch.cat([up2, e2], dim=1))
-            up1 = nn.functional.interpolate(d2, size=e1.shape[-2:], mode="nearest")
-            d1 = self.dec1(torch.cat([up1, e1], dim=1))
-            out: torch.Tensor = self.head(d1)
+            t = normalise(x, valid)
+            skips = []
+            for i in range(1, levels):
+                t = getattr(self, f"enc{i}")(t if i == 1 else self.pool(t))
+                skips.append(t)
+            t = self.mid(self.pool(t))
+            for i in range(levels - 1, 0, -1):
+                skip = skips[i - 1]
+                up = nn.functional.interpolate(t, size=skip.shape[-2:], mode="nearest")
+                t = getattr(self, f"dec{i}")(torch.cat([up, skip], dim=1))
+            out: torch.Tensor = self.head(t)
             return out
 
     return ShipUNet()

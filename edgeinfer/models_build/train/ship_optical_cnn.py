@@ -5,6 +5,8 @@ development windows, and cross-validate it by window against the classical ``shi
         --data ../shared/data/ships_optical_sentinel2_sen2ships      # 3-fold CV table (JSON)
     python -m edgeinfer.models_build.train.ship_optical_cnn train \
         --data ../shared/data/ships_optical_sentinel2_sen2ships      # final model, all windows
+    python -m edgeinfer.models_build.train.ship_optical_cnn cv --widths 16,32,64,128 \
+        --steps 2000 --keep FOLDS/ --data ...   # a variant (depth = number of widths)
 
 Input (the ONNX builder :mod:`edgeinfer.models_build.ship_optical_cnn` does the same): the
 five Sentinel-2 10 m bands B02, B03, B04, B08, B11 as reflectance (``edgeinfer eval ship``
@@ -16,7 +18,8 @@ DN / 65535 readings of the sen2ships README) and a small per-band gain, so the n
 rely on contrast and band ratios rather than on absolute brightness.
 
 Network: the U-Net of :mod:`edgeinfer.models_build.train.ship_cnn` (same layer names, so
-the same ONNX layer builder), widths ``WIDTHS``. Targets: ship pixels, minus the pixels
+the same ONNX layer builder, of any depth), widths ``WIDTHS`` (``--widths`` and ``--steps``
+select a variant without changing these defaults). Targets: ship pixels, minus the pixels
 where two labelled ships touch (so that ships moored side by side stay separate objects).
 Loss: BCE (positive weight ``POS_WEIGHT``) + soft Dice on valid pixels. Sampling: a crop is
 centred near a random ship pixel with probability ``P_SHIP``, else anywhere. Augmentation:
@@ -110,10 +113,10 @@ def load_windows(data_dir: Path) -> dict[str, Chip]:
     return {stem: (x, v, target_mask(masks[stem])) for stem, (x, v, _) in chips.items()}
 
 
-def _net() -> Any:
+def _net(widths: tuple[int, ...] = WIDTHS) -> Any:
     """The optical U-Net: :func:`.ship_cnn.unet` (same layers, so one ONNX layer builder serves
-    both) over the fixed log transform."""
-    return unet(len(BANDS), WIDTHS, fixed_log)
+    both) with ``widths`` channels per level over the fixed log transform."""
+    return unet(len(BANDS), widths, fixed_log)
 
 
 def fixed_log(x: Any, valid: Any) -> Any:
@@ -169,15 +172,17 @@ def train(
     out: Path,
     data_name: str,
     steps: int = STEPS,
+    widths: tuple[int, ...] = WIDTHS,
 ) -> dict[str, Any]:
-    """Train on ``train_items`` of ``windows``; write weights + provenance to ``out``."""
+    """Train a U-Net of ``widths`` for ``steps`` on ``train_items`` of ``windows``; write
+    weights + provenance to ``out``."""
     import torch
 
     torch.set_num_threads(1)  # a 2-core machine shared with other jobs
     torch.manual_seed(SEED)
     torch.use_deterministic_algorithms(True)
     rng = np.random.default_rng(SEED)
-    net = _net()
+    net = _net(widths)
     opt = torch.optim.Adam(net.parameters(), lr=LR)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     pos_weight = torch.tensor(POS_WEIGHT)
@@ -204,7 +209,7 @@ def train(
         "steps": steps,
         "batch": BATCH,
         "crop_px": CROP,
-        "widths": list(WIDTHS),
+        "widths": list(widths),
         "input": {"floor": FLOOR, "ln_centre": LN_CENTRE, "ln_scale": LN_SCALE},
         "train_items": sorted(train_items),
         "held_out_items": sorted(set(windows) - set(train_items)),
@@ -276,19 +281,25 @@ def cross_validate(
     steps: int = STEPS,
     folds: list[int] | None = None,
     keep: Path | None = None,
+    widths: tuple[int, ...] = WIDTHS,
 ) -> dict[str, Any]:
-    """Per fold (:data:`FOLDS`): train on the other windows, score both models on the fold;
-    with ``keep``, each fold's weights are kept there as ``fold{k}.npz`` (for
-    :mod:`.ship_optical_union`)."""
+    """Per fold (:data:`FOLDS`): train a U-Net of ``widths`` for ``steps`` on the other
+    windows, score both models on the fold; with ``keep``, each fold's weights are kept there
+    as ``fold{k}.npz`` (for :mod:`.ship_optical_union`)."""
     windows = load_windows(data_dir)
-    table: dict[str, Any] = {"split": SPLIT_RULE, "steps": steps, "folds": []}
+    table: dict[str, Any] = {
+        "split": SPLIT_RULE,
+        "steps": steps,
+        "widths": list(widths),
+        "folds": [],
+    }
     for k in folds if folds is not None else range(len(FOLDS)):
         held = [s for s in windows if s in FOLDS[k]]
         train_items = [s for s in windows if s not in FOLDS[k]]
         with tempfile.TemporaryDirectory() as tmp:
             weights = Path(tmp) / "weights.npz"
             start = time.monotonic()
-            train(windows, train_items, weights, data_dir.name, steps)
+            train(windows, train_items, weights, data_dir.name, steps, widths)
             seconds = time.monotonic() - start
             scores = score_fold(data_dir, weights, held, classical_dir, Path(tmp))
             if keep is not None:
@@ -306,11 +317,30 @@ def cross_validate(
     return table
 
 
+def parse_widths(text: str) -> tuple[int, ...]:
+    """``"16,32,64,128"`` -> ``(16, 32, 64, 128)``: at least two positive channel counts."""
+    try:
+        widths = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        widths = ()
+    if len(widths) < 2 or min(widths) < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give two or more positive integers, e.g. 16,32,64 or 16,32,64,128"
+        )
+    return widths
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("mode", choices=("cv", "train"))
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--steps", type=int, default=STEPS)
+    parser.add_argument(
+        "--widths",
+        type=parse_widths,
+        default=WIDTHS,
+        help=f"U-Net channels per level, comma-separated (default {','.join(map(str, WIDTHS))})",
+    )
     parser.add_argument("--fold", type=int, action="append", help="cv: only these folds")
     parser.add_argument("--models", type=Path, default=Path("models"), help="has ship_optical")
     parser.add_argument("--out", type=Path, default=None, help="weights (train) or JSON (cv)")
@@ -321,7 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.mode == "cv":
-        table = cross_validate(args.data, args.models, args.steps, args.fold, args.keep)
+        table = cross_validate(
+            args.data, args.models, args.steps, args.fold, args.keep, args.widths
+        )
         text = json.dumps(table, indent=2, sort_keys=True) + "\n"
         if args.out is not None:
             args.out.write_text(text)
@@ -333,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     windows = load_windows(args.data)
     out = args.out or weights_path()
-    provenance = train(windows, sorted(windows), out, args.data.name, args.steps)
+    provenance = train(windows, sorted(windows), out, args.data.name, args.steps, args.widths)
     logger.info("trained on %d windows -> %s", len(provenance["train_items"]), out)
     return 0
 
