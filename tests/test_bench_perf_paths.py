@@ -18,7 +18,8 @@ from rasterio.windows import Window
 from test_detect_helpers import make_tile, threshold_model
 
 from edgeinfer.detect import DetectorOutput, load_model_info, objects_from_output
-from edgeinfer.detect.pipeline import detect_scene, prefetched
+from edgeinfer.detect.lanes import prefetched
+from edgeinfer.detect.pipeline import detect_scene
 from edgeinfer.detect.registry import ModelRegistry
 from edgeinfer.detect.runtime import Detector, RuntimeOptions, binding_device
 from edgeinfer.errors import UnknownNameError

@@ -70,6 +70,12 @@ def register(app: typer.Typer) -> None:
         tile_size: int = typer.Option(512, "--tile", help="Tile size in pixels."),
         overlap: int = typer.Option(64, "--overlap", help="Tile overlap in pixels."),
         threads: int | None = typer.Option(None, "--threads", help="onnxruntime threads."),
+        lanes: int | None = typer.Option(
+            None,
+            "--lanes",
+            help="Copies of the models running batches in parallel, sharing --threads "
+            "(default: one per thread up to 4 on CPU, 1 on GPU; results do not change).",
+        ),
         cloud_threshold: float = typer.Option(
             0.7, "--cloud-threshold", help="Drop tiles above this cloud fraction (Phi-sat-1: 0.7)."
         ),
@@ -135,6 +141,7 @@ def register(app: typer.Typer) -> None:
                     tile_size=tile_size,
                     overlap=overlap,
                     threads=threads,
+                    lanes=lanes,
                     cloud_threshold=cloud_threshold,
                     mask_out=mask_paths(mask_out, wanted),
                     progress=lambda done, total: bar.update(task, completed=done),
@@ -169,6 +176,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     rows = [
         ("detectors", detectors or "none"),
         ("provider", str(summary["provider"])),
+        ("lanes", f"{summary['lanes']} x {summary['threads_per_lane'] or 'default'} threads"),
         (
             "tiles",
             f"{summary['tiles_total']} total, {summary['tiles_empty']} empty, "

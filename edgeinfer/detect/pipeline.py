@@ -13,9 +13,8 @@ Tiles without a single valid pixel (nodata areas, padding) run no model (``tiles
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Sequence, Sized
 from dataclasses import dataclass, field
@@ -25,10 +24,17 @@ from typing import Any, Protocol
 import numpy as np
 
 from edgeinfer.detect.alerts import Alert, objects_from_output
+from edgeinfer.detect.lanes import ordered_parallel, plan_lanes, prefetched
 from edgeinfer.detect.metadata import DETECTORS, ModelInfo
 from edgeinfer.detect.records import RECORD_SIZE
 from edgeinfer.detect.registry import ModelRegistry
-from edgeinfer.detect.runtime import Detector, DetectorOutput, RuntimeOptions
+from edgeinfer.detect.runtime import (
+    Detector,
+    DetectorOutput,
+    RuntimeOptions,
+    available_providers,
+    requested_providers,
+)
 from edgeinfer.errors import ConfigError, ModelError, UnknownNameError, unknown_name
 from edgeinfer.scene.types import Scene, Tile
 
@@ -90,6 +96,8 @@ class DetectionResult:
     wall_s: float = 0.0
     skipped: dict[str, str] = field(default_factory=dict)
     masks: dict[str, Path] = field(default_factory=dict)
+    lanes: int = 1
+    threads_per_lane: int | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -125,6 +133,8 @@ class DetectionResult:
             "ratio": self.ratio,
             "inference_s": {k: round(v, 4) for k, v in self.inference_s.items()},
             "wall_s": round(self.wall_s, 4),
+            "lanes": self.lanes,
+            "threads_per_lane": self.threads_per_lane,
             "skipped": dict(self.skipped),
             "masks": {k: str(v) for k, v in self.masks.items()},
         }
@@ -158,6 +168,7 @@ def detect_scene(
     trusted_keys: Sequence[str | Path] = (),
     prefetch: int = DEFAULT_PREFETCH,
     prefer: Sequence[str] = (),
+    lanes: int | None = None,
 ) -> DetectionResult:
     """Run ``detectors`` (names from ``fire, ship, cloud``) over ``scene``.
 
@@ -171,6 +182,9 @@ def detect_scene(
     onnxruntime release the GIL, so reading overlaps inference); 0 reads in this thread.
     ``prefer``: model names to use instead of the registry's default where they fit the scene
     (e.g. ``ship_optical_union``); an unknown name raises :class:`UnknownNameError`.
+    ``lanes``: copies of the models that run batches in parallel, ``threads`` shared between
+    them (:mod:`edgeinfer.detect.lanes`); None: one per thread up to 4 on CPU, one on a GPU.
+    The results do not depend on it.
     """
     t_start = time.perf_counter()
     if not 0.0 <= cloud_threshold <= 1.0:
@@ -210,8 +224,13 @@ def detect_scene(
         result.wall_s = time.perf_counter() - t_start
         return result
 
-    runners = {d: Detector(m, options, batch_size) for d, m in models.items()}
-    result.providers = {r.info.name: r.provider for r in runners.values()}
+    n_lanes, per_lane = plan_lanes(threads, lanes, _on_gpu(provider))
+    options = dataclasses.replace(options, intra_op_threads=per_lane)
+    crews = [
+        {d: Detector(m, options, batch_size) for d, m in models.items()} for _ in range(n_lanes)
+    ]
+    result.providers = {r.info.name: r.provider for r in crews[0].values()}
+    result.lanes, result.threads_per_lane = n_lanes, per_lane
     writers: dict[str, MaskWriter] = {}
     closers: list[Callable[[], None]] = []
     try:
@@ -222,22 +241,37 @@ def detect_scene(
         else:
             tiles = tiler(scene, tile_size, overlap, bands)
             total = len(tiles) if isinstance(tiles, Sized) else None
-        batch: list[Tile] = []
         stream = prefetched(tiles, prefetch * batch_size)
         closers.append(stream.close)  # stops the reader thread if processing fails
-        for tile in stream:
-            result.tiles_total += 1
-            if not tile.valid.any():
-                result.tiles_empty += 1
-            else:
-                batch.append(tile)
-            if len(batch) >= batch_size:
-                _process(batch, runners, writers, result)
-                batch = []
-                if progress is not None:
-                    progress(result.tiles_total, total)
-        if batch:
-            _process(batch, runners, writers, result)
+        counts = [0, 0]  # tiles seen, empty tiles seen (the batches run ahead of the merge)
+
+        def batches() -> Generator[tuple[list[Tile], int, int], None, None]:
+            """Batches of non-empty tiles, each with the tiles (and empty ones) seen so far."""
+            batch: list[Tile] = []
+            for tile in stream:
+                counts[0] += 1
+                if not tile.valid.any():
+                    counts[1] += 1
+                else:
+                    batch.append(tile)
+                if len(batch) >= batch_size:
+                    yield batch, counts[0], counts[1]
+                    batch = []
+            if batch:
+                yield batch, counts[0], counts[1]
+
+        def work(item: tuple[list[Tile], int, int], crew: dict[str, Detector]) -> _Outcome:
+            batch, seen, empty = item
+            full = len(batch) >= batch_size
+            return _detect_batch(batch, crew, cloud_threshold, set(writers), seen, empty, full)
+
+        done = ordered_parallel(batches(), work, crews)
+        closers.insert(0, done.close)  # first: stop the lanes, then the reader
+        for outcome in done:
+            _merge(outcome, writers, result)
+            if progress is not None and outcome.full:
+                progress(result.tiles_total, total)
+        result.tiles_total, result.tiles_empty = counts
         if progress is not None:
             progress(result.tiles_total, total)
     finally:
@@ -246,7 +280,10 @@ def detect_scene(
         for writer in writers.values():
             writer.close()
     result.masks = dict(mask_out)
-    result.inference_s = {r.info.name: r.inference_s for r in runners.values()}
+    result.inference_s = {
+        name: sum(r.inference_s for crew in crews for r in crew.values() if r.info.name == name)
+        for name in result.providers
+    }
     result.alert_bytes = len(result.alerts) * RECORD_SIZE
     for alert in result.alerts:
         per = result.alerts_per_class.setdefault(alert.detector, {})
@@ -266,57 +303,6 @@ def detect_scene(
         result.provider,
     )
     return result
-
-
-class _End:
-    """The reader thread's last item: the error it stopped on, or None."""
-
-    def __init__(self, error: BaseException | None = None) -> None:
-        self.error = error
-
-
-def prefetched(tiles: Iterable[Tile], depth: int) -> Generator[Tile, None, None]:
-    """``tiles``, read up to ``depth`` ahead by a background thread (``depth`` <= 0: read
-    here). An error in the reader is raised here, in order; stopping early (an error while
-    processing, a closed generator) stops the reader."""
-    if depth <= 0:
-        yield from tiles
-        return
-    ahead: queue.Queue[Tile | _End] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: Tile | _End) -> bool:
-        while not stop.is_set():
-            try:
-                ahead.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def read() -> None:
-        try:
-            for tile in tiles:
-                if not put(tile):
-                    return
-        except BaseException as exc:  # handed to the consumer, raised there
-            put(_End(exc))
-            return
-        put(_End())
-
-    reader = threading.Thread(target=read, name="edgeinfer-tile-reader", daemon=True)
-    reader.start()
-    try:
-        while True:
-            item = ahead.get()
-            if isinstance(item, _End):
-                if item.error is not None:
-                    raise item.error
-                return
-            yield item
-    finally:
-        stop.set()
-        reader.join()
 
 
 def _choose_models(
@@ -345,34 +331,72 @@ def _choose_models(
     return {d: models[d] for d in order}, skipped
 
 
-def _process(
+@dataclass
+class _Outcome:
+    """One batch, detected in a lane: what :func:`_merge` adds to the result in order."""
+
+    seen: int  # tiles (empty ones included) read up to the end of this batch
+    empty: int
+    full: bool  # a whole batch (progress is reported after each, as before lanes)
+    cloud: list[tuple[Tile, np.ndarray | None, float]] = field(default_factory=list)
+    inferred: int = 0
+    alerts: list[Alert] = field(default_factory=list)
+    masks: list[tuple[str, Tile, np.ndarray]] = field(default_factory=list)
+
+
+def _detect_batch(
     batch: list[Tile],
     runners: dict[str, Detector],
-    writers: dict[str, MaskWriter],
-    result: DetectionResult,
-) -> None:
+    threshold: float,
+    masks: set[str],
+    seen: int,
+    empty: int,
+    full: bool,
+) -> _Outcome:
+    """Cloud screen, then the other detectors on the kept tiles and their alerts; the class
+    maps are kept only for detectors with a mask writer."""
+    outcome = _Outcome(seen, empty, full)
     kept = batch
     if "cloud" in runners:
         kept = []
         for tile, out in zip(batch, runners["cloud"].run(batch), strict=True):
             fraction = cloud_fraction(out, tile.valid)
-            result.cloud_fractions[tile.tile_id] = fraction
-            if "cloud" in writers:
-                writers["cloud"].write_tile(tile, out.cls)
-            if fraction > result.cloud_threshold:
-                result.tiles_cloudy += 1
-            else:
+            outcome.cloud.append((tile, out.cls if "cloud" in masks else None, fraction))
+            if fraction <= threshold:
                 kept.append(tile)
     others = [d for d in runners if d != "cloud"]
-    result.tiles_inferred += len(kept) if others else len(batch)
+    outcome.inferred = len(kept) if others else len(batch)
     if not kept:
-        return
+        return outcome
     for detector in others:
         runner = runners[detector]
         for tile, out in zip(kept, runner.run(kept), strict=True):
-            result.alerts.extend(objects_from_output(tile, out, runner.info))
-            if detector in writers:
-                writers[detector].write_tile(tile, out.cls)
+            outcome.alerts.extend(objects_from_output(tile, out, runner.info))
+            if detector in masks:
+                outcome.masks.append((detector, tile, out.cls))
+    return outcome
+
+
+def _merge(outcome: _Outcome, writers: dict[str, MaskWriter], result: DetectionResult) -> None:
+    """Add one batch's outcome to ``result`` and write its masks (in this thread: GDAL
+    datasets are not shared between threads)."""
+    result.tiles_total, result.tiles_empty = outcome.seen, outcome.empty
+    for tile, classes, fraction in outcome.cloud:
+        result.cloud_fractions[tile.tile_id] = fraction
+        if classes is not None:
+            writers["cloud"].write_tile(tile, classes)
+        if fraction > result.cloud_threshold:
+            result.tiles_cloudy += 1
+    result.tiles_inferred += outcome.inferred
+    result.alerts.extend(outcome.alerts)
+    for detector, tile, classes in outcome.masks:
+        writers[detector].write_tile(tile, classes)
+
+
+def _on_gpu(provider: str) -> bool:
+    """Whether ``provider`` resolves to a GPU provider with this onnxruntime."""
+    first = requested_providers(provider, available_providers())[0]
+    return first != "CPUExecutionProvider"
 
 
 def _open_writers(

@@ -1,0 +1,149 @@
+"""How :func:`edgeinfer.detect.pipeline.detect_scene` keeps the cores busy: a reader thread
+that reads tiles ahead (:func:`prefetched`), and lanes, independent copies of the detectors
+that run batches of one scene at the same time (:func:`plan_lanes`, :func:`ordered_parallel`).
+
+On these per-pixel graphs onnxruntime's intra-op threads scale poorly: one session with 2
+threads runs a batch only ~1.2x faster than with 1 (``benchmarks/bench_spinning.py``: 0.83x
+the wall time at 1.12x the CPU), while two single-threaded sessions working on two batches
+run ~2x as many tiles (``benchmarks/run_all.py``'s bare paths: 2 x 1 threads against 1 x 2).
+So :func:`edgeinfer.detect.pipeline.detect_scene` splits its threads into *lanes*: each lane
+holds its own sessions (onnxruntime sessions are safe to share between threads, but each
+:class:`~edgeinfer.detect.runtime.Detector` keeps its own batch buffers) with
+``threads // lanes`` intra-op threads, and takes the next batch as soon as it is free.
+onnxruntime releases the GIL inside ``session.run``, so the lanes really run in parallel.
+
+Results come back in the order the batches went in, so alerts, counters and masks are
+exactly those of one lane (tested). Each lane costs its own sessions and arenas in memory
+(``benchmarks/bench_lanes.py`` measures both the speed and the memory), so the automatic
+choice stops at :data:`MAX_AUTO_LANES`, and GPU providers keep one lane (one device).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+from edgeinfer.errors import ConfigError
+from edgeinfer.scene.types import Tile
+
+#: The most lanes ``lanes = None`` picks: each lane holds its own sessions (~0.3 GiB for the
+#: three Sentinel-2 detectors at batch 8, ``benchmarks/bench_lanes.py``).
+MAX_AUTO_LANES = 4
+
+Item = TypeVar("Item")
+Lane = TypeVar("Lane")
+Out = TypeVar("Out")
+
+
+def plan_lanes(
+    threads: int | None, lanes: int | None, on_gpu: bool, cpus: int | None = None
+) -> tuple[int, int | None]:
+    """``(lanes, intra-op threads per lane)`` for a run given ``threads`` in all (None or 0:
+    onnxruntime's default, one per core).
+
+    ``lanes`` None picks them: on a GPU one lane (the device runs the batches; the threads
+    only feed it), on CPU one lane per thread up to :data:`MAX_AUTO_LANES`, each lane with an
+    equal share of the threads. An explicit ``lanes`` gets ``threads // lanes`` threads each
+    (at least one). One lane keeps ``threads`` as given."""
+    if lanes is not None and (isinstance(lanes, bool) or not isinstance(lanes, int) or lanes < 1):
+        raise ConfigError(f"lanes = {lanes!r}: expected an integer >= 1 (or none: automatic)")
+    total = threads if threads else (cpus or os.cpu_count() or 1)
+    if lanes is None:
+        lanes = 1 if on_gpu else max(1, min(total, MAX_AUTO_LANES))
+    if lanes == 1:
+        return 1, threads
+    return lanes, max(1, total // lanes)
+
+
+def ordered_parallel(
+    items: Iterable[Item], work: Callable[[Item, Lane], Out], lanes: Sequence[Lane]
+) -> Generator[Out, None, None]:
+    """``work(item, lane)`` for each item, in the items' order, on up to ``len(lanes)`` threads,
+    each call holding one lane for itself. At most one item more than there are lanes is taken
+    from ``items`` ahead of the results (bounded memory). With one lane everything runs in
+    the calling thread. An error in ``work`` is raised here, in order; items not yet started
+    are then dropped."""
+    if len(lanes) == 1:
+        only = lanes[0]
+        for item in items:
+            yield work(item, only)
+        return
+    free: queue.SimpleQueue[Lane] = queue.SimpleQueue()
+    for lane in lanes:
+        free.put(lane)
+
+    def run(item: Item) -> Out:
+        lane = free.get()
+        try:
+            return work(item, lane)
+        finally:
+            free.put(lane)
+
+    pending: deque[Future[Out]] = deque()
+    with ThreadPoolExecutor(len(lanes), thread_name_prefix="edgeinfer-lane") as pool:
+        try:
+            for item in items:
+                pending.append(pool.submit(run, item))
+                if len(pending) > len(lanes):
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+class _End:
+    """The reader thread's last item: the error it stopped on, or None."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+
+def prefetched(tiles: Iterable[Tile], depth: int) -> Generator[Tile, None, None]:
+    """``tiles``, read up to ``depth`` ahead by a background thread (``depth`` <= 0: read
+    here). An error in the reader is raised here, in order; stopping early (an error while
+    processing, a closed generator) stops the reader."""
+    if depth <= 0:
+        yield from tiles
+        return
+    ahead: queue.Queue[Tile | _End] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Tile | _End) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for tile in tiles:
+                if not put(tile):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(_End(exc))
+            return
+        put(_End())
+
+    reader = threading.Thread(target=read, name="edgeinfer-tile-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = ahead.get()
+            if isinstance(item, _End):
+                if item.error is not None:
+                    raise item.error
+                return
+            yield item
+    finally:
+        stop.set()
+        reader.join()

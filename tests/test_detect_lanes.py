@@ -1,0 +1,150 @@
+"""Lanes in detect_scene: how threads split into lanes, the ordered parallel map under it,
+and that the results on the real sample scene do not depend on the number of lanes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import rasterio
+
+from edgeinfer.detect.lanes import MAX_AUTO_LANES, ordered_parallel, plan_lanes
+from edgeinfer.detect.pipeline import DetectionResult, detect_scene
+from edgeinfer.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("threads", "lanes", "gpu", "cpus", "expected"),
+    [
+        (None, None, False, 2, (2, 1)),  # this machine: one single-thread lane per core
+        (None, None, False, 16, (MAX_AUTO_LANES, 16 // MAX_AUTO_LANES)),
+        (8, None, False, 2, (4, 2)),  # threads given: they decide, not the cores
+        (3, None, False, 2, (3, 1)),
+        (None, None, True, 16, (1, None)),  # GPU: one lane, onnxruntime's default threads
+        (4, 1, False, 2, (1, 4)),  # one lane keeps the threads as given
+        (None, 1, False, 2, (1, None)),
+        (2, 4, False, 2, (4, 1)),  # more lanes than threads: one thread each
+        (6, 2, True, 2, (2, 3)),  # explicit lanes also on a GPU
+    ],
+)
+def test_plan_lanes(
+    threads: int | None,
+    lanes: int | None,
+    gpu: bool,
+    cpus: int,
+    expected: tuple[int, int | None],
+) -> None:
+    assert plan_lanes(threads, lanes, gpu, cpus) == expected
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 2.0, "2"])
+def test_bad_lanes_name_the_setting(bad: Any) -> None:
+    with pytest.raises(ConfigError, match="lanes = "):
+        plan_lanes(None, bad, False, 2)
+
+
+def test_ordered_parallel_keeps_order_runs_in_parallel_and_owns_lanes() -> None:
+    rng = np.random.default_rng(0)
+    delays = rng.uniform(0.0, 0.02, 40)
+    lanes = [{"busy": False} for _ in range(3)]
+    taken: list[int] = []
+    lock = threading.Lock()
+    active = [0, 0]  # now, most at once
+
+    def items() -> Any:
+        for i in range(len(delays)):
+            taken.append(i)
+            yield i
+
+    def work(i: int, lane: dict[str, bool]) -> int:
+        with lock:
+            assert not lane["busy"], "a lane was handed to two calls at once"
+            lane["busy"] = True
+            active[0] += 1
+            active[1] = max(active[1], active[0])
+        time.sleep(float(delays[i]))
+        with lock:
+            lane["busy"] = False
+            active[0] -= 1
+        return i * i
+
+    out = []
+    for k, value in enumerate(ordered_parallel(items(), work, lanes)):
+        # bounded look-ahead: at most lanes + 1 items taken beyond the results handed out
+        assert len(taken) <= k + 1 + len(lanes) + 1
+        out.append(value)
+    assert out == [i * i for i in range(len(delays))]
+    assert active[1] == len(lanes)  # really in parallel, never more than the lanes
+
+
+def test_ordered_parallel_raises_the_first_error_in_order() -> None:
+    started: list[int] = []
+
+    def work(i: int, lane: int) -> int:
+        started.append(i)
+        if i == 5:
+            raise ValueError("item 5")
+        time.sleep(0.005)
+        return i
+
+    got: list[int] = []
+    with pytest.raises(ValueError, match="item 5"):
+        for value in ordered_parallel(range(100), work, [0, 1]):
+            got.append(value)
+    assert got == [0, 1, 2, 3, 4]  # everything before the failure, in order
+    assert max(started) <= 5 + 3  # items beyond the look-ahead never started
+
+
+def test_one_lane_runs_in_the_calling_thread() -> None:
+    names = [
+        v for v in ordered_parallel(range(3), lambda i, _: threading.current_thread().name, [None])
+    ]
+    assert names == [threading.current_thread().name] * 3
+
+
+def _masks(folder: Path) -> dict[str, bytes]:
+    out = {}
+    for path in sorted(folder.glob("*.tif")):
+        with rasterio.open(path) as ds:
+            out[path.name] = ds.read().tobytes()
+    return out
+
+
+def test_results_do_not_depend_on_the_lanes(s2_ref: Any, tmp_path: Path) -> None:
+    """The sample's Sentinel-2 coast (cloud, fire and ship models, batches of 2 so that the
+    lanes overtake each other): alerts in the same order with the same values, the same
+    counters, cloud fractions and class masks, for 1, 2 and 3 lanes."""
+    results: list[DetectionResult] = []
+    masks = []
+    for lanes in (1, 2, 3):
+        folder = tmp_path / f"lanes{lanes}"
+        folder.mkdir()
+        paths = {d: folder / f"{d}.tif" for d in ("cloud", "fire", "ship")}
+        with s2_ref.open() as scene:
+            result = detect_scene(
+                scene,
+                ["cloud", "fire", "ship"],
+                "cpu",
+                tile_size=256,
+                batch_size=2,
+                threads=lanes,
+                lanes=lanes,
+                mask_out=paths,
+            )
+        assert result.lanes == lanes and result.threads_per_lane == (lanes if lanes == 1 else 1)
+        results.append(result)
+        masks.append(_masks(folder))
+    first = results[0]
+    assert len(first.alerts) > 10 and first.tiles_inferred > 4
+    for other, other_masks in zip(results[1:], masks[1:], strict=True):
+        assert other.alerts == first.alerts
+        keys = ("tiles_total", "tiles_empty", "tiles_cloudy", "tiles_inferred", "alerts_per_class")
+        for key in keys:
+            assert getattr(other, key) == getattr(first, key), key
+        assert other.cloud_fractions == first.cloud_fractions
+        assert other_masks == masks[0]
+        assert set(other.inference_s) == set(first.inference_s)
