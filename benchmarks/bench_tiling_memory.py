@@ -22,13 +22,14 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from child import run_json_child
 
 SIZES = (5000, 20000)
 BLOCK = 512
@@ -116,19 +117,11 @@ def child(path: str, tile: int, cache_mb: int | None) -> None:
     )
 
 
-def run_child(path: Path, tile: int, cache_mb: int | None) -> dict[str, float]:
+def run_child(path: Path, tile: int, cache_mb: int | None) -> dict[str, Any]:
     env = dict(os.environ)
     env.pop("GDAL_CACHEMAX", None)
     cap = ["--cache-mb", str(cache_mb)] if cache_mb is not None else ["--cache-mb", "0"]
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", str(path), "--tile", str(tile), *cap],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    return run_json_child(__file__, [str(path), "--tile", str(tile), *cap], env)
 
 
 def main() -> int:
