@@ -46,7 +46,10 @@ DEFAULT_CLOUD_THRESHOLD = 0.7
 # overlap // 2 px of its tile beyond it. 64 gives 32 px >= 30 px, half the 61x61 contextual
 # window of the Schroeder et al. 2016 fire test (REFERENCE.md): exact context in every core.
 DEFAULT_OVERLAP = 64
-DEFAULT_BATCH_SIZE = 8
+# Tiles per session.run. On CPU a bigger batch only makes onnxruntime's intermediates bigger:
+# on the benchmark scene, batch 2 ran 1.34x faster than 8 at 0.34x the peak memory
+# (benchmarks/bench_lanes.py, docs/performance.md); the mission's default is 2 as well.
+DEFAULT_BATCH_SIZE = 2
 #: Batches read ahead by the reader thread while the models run on the current one.
 DEFAULT_PREFETCH = 2
 
