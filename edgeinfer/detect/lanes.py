@@ -31,8 +31,8 @@ from typing import TypeVar
 from edgeinfer.errors import ConfigError
 from edgeinfer.scene.types import Tile
 
-#: The most lanes ``lanes = None`` picks: each lane holds its own sessions (~0.3 GiB for the
-#: three Sentinel-2 detectors at batch 8, ``benchmarks/bench_lanes.py``).
+#: The most lanes ``lanes = None`` picks: each lane holds its own sessions and arenas (~0.5 GiB
+#: for the three Sentinel-2 detectors at batch 2, ``benchmarks/bench_lanes.py``).
 MAX_AUTO_LANES = 4
 
 Item = TypeVar("Item")
