@@ -5,6 +5,7 @@ missing, malformed, unsigned, tampered and contract-breaking models) and ``edgei
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -169,3 +170,21 @@ def test_detect_refuses_a_changed_model_only_when_asked(
     out.unlink()
     msg = _one_line_error([*argv, "--require-signature"], capsys)
     assert "ship_sar_vv.onnx" in msg and "bad signature" in msg and not out.exists()
+
+
+def test_detect_bad_lanes_name_the_option(tmp_path: Path, capsys: Any) -> None:
+    out = tmp_path / "a.geojson"
+    msg = _one_line_error(["detect", SAR["path"], "--lanes", "0", "--output", str(out)], capsys)
+    assert "lanes = 0" in msg and "leave it out" in msg and not out.exists()
+
+
+def test_detect_reports_its_lanes(tmp_path: Path, capsys: Any) -> None:
+    out = tmp_path / "a.geojson"
+    argv = ["detect", SAR["path"], "--output", str(out), "--threads", "2", "--json"]
+    assert main(["-q", *argv, "--lanes", "2"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["lanes"], summary["threads_per_lane"]) == (2, 1)
+    assert main(["-q", *argv, "--lanes", "1"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert (one["lanes"], one["threads_per_lane"]) == (1, 2)
+    assert one["alerts"] == summary["alerts"] and one["tiles_inferred"] == summary["tiles_inferred"]

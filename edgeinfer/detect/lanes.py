@@ -51,7 +51,10 @@ def plan_lanes(
     equal share of the threads. An explicit ``lanes`` gets ``threads // lanes`` threads each
     (at least one). One lane keeps ``threads`` as given."""
     if lanes is not None and (isinstance(lanes, bool) or not isinstance(lanes, int) or lanes < 1):
-        raise ConfigError(f"lanes = {lanes!r}: expected an integer >= 1 (or none: automatic)")
+        raise ConfigError(
+            f"lanes = {lanes!r}: expected an integer >= 1; leave it out to get one lane per "
+            f"thread (at most {MAX_AUTO_LANES}) on CPU"
+        )
     total = threads if threads else (cpus or os.cpu_count() or 1)
     if lanes is None:
         lanes = 1 if on_gpu else max(1, min(total, MAX_AUTO_LANES))

@@ -230,7 +230,8 @@ def detect_scene(
     n_lanes, per_lane = plan_lanes(threads, lanes, _on_gpu(provider))
     options = dataclasses.replace(options, intra_op_threads=per_lane)
     crews = [
-        {d: Detector(m, options, batch_size) for d, m in models.items()} for _ in range(n_lanes)
+        {d: Detector(m, options, batch_size, announce=k == 0) for d, m in models.items()}
+        for k in range(n_lanes)
     ]
     result.providers = {r.info.name: r.provider for r in crews[0].values()}
     result.lanes, result.threads_per_lane = n_lanes, per_lane

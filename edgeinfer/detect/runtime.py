@@ -153,13 +153,14 @@ def requested_providers(provider: str, available: Sequence[str]) -> list[str]:
 
 
 def create_session(
-    path: str | bytes, options: RuntimeOptions | None = None, label: str = ""
+    path: str | bytes, options: RuntimeOptions | None = None, label: str = "", announce: bool = True
 ) -> tuple[Any, str]:
     """Create an ``onnxruntime.InferenceSession`` for the model at ``path`` (or from the
     model's serialized bytes).
 
     Returns the session and the short name (``cpu|cuda|tensorrt``) of the provider that
-    actually runs it, which is also logged at INFO.
+    actually runs it, which is also logged at INFO (at DEBUG with ``announce`` False: the
+    further copies of a model that :mod:`edgeinfer.detect.lanes` loads).
     """
     ort = import_onnxruntime()
     options = options or RuntimeOptions()
@@ -200,7 +201,13 @@ def create_session(
             providers[0],
             actual_full,
         )
-    logger.info("model %s runs on %s (%s)", label, actual, actual_full)
+    logger.log(
+        logging.INFO if announce else logging.DEBUG,
+        "model %s runs on %s (%s)",
+        label,
+        actual,
+        actual_full,
+    )
     return session, actual
 
 
@@ -246,10 +253,12 @@ class Detector:
         options: RuntimeOptions | None = None,
         batch_size: int = 8,
         model_bytes: bytes | None = None,
+        announce: bool = True,
     ) -> None:
         """``model_bytes``: run these bytes instead of reading ``info.path`` (an uplinked
         update already accepted by :func:`edgeinfer.detect.uplink.accept_update`, or a copy
-        with injected faults); they are not signature-checked again."""
+        with injected faults); they are not signature-checked again. ``announce``: log the
+        provider at INFO (else DEBUG)."""
         if batch_size < 1:
             raise ConfigError(f"batch_size = {batch_size}: expected an integer >= 1")
         self.info = info
@@ -259,7 +268,9 @@ class Detector:
             from edgeinfer.detect.signing import load_trusted_keys, read_verified
 
             source = read_verified(info.path, load_trusted_keys(options.trusted_keys))
-        self.session, self.provider = create_session(source, options, label=info.name)
+        self.session, self.provider = create_session(
+            source, options, label=info.name, announce=announce
+        )
         self.binding_device = binding_device(options or RuntimeOptions(), self.provider)
         self.inference_s = 0.0
         self.tiles_run = 0
