@@ -113,6 +113,19 @@ def compute_ratios(m: Mapping[str, Any]) -> dict[str, float | None]:
     return out
 
 
+def paired_ratios(m: Mapping[str, Any]) -> list[float]:
+    """Pipeline / bare tiles/s of each interleaved pair (bare run k, then pipeline run k), in
+    run order. No bar: it shows how far one pair's ratio moves on this machine, which the
+    best-of-each ratio hides (on this VM the same work varies ~15 % in speed between minutes)."""
+    bare = [r for r in m.get("bare", []) if r.get("path", "bare_threads") == "bare_threads"]
+    pairs = zip(m.get("pipeline", []), bare, strict=False)
+    return [
+        round(p["tiles_per_s"] / b["tiles_per_s"], 4)
+        for p, b in pairs
+        if p.get("tiles_per_s") and b.get("tiles_per_s")
+    ]
+
+
 def judge(ratios: Mapping[str, float | None]) -> dict[str, dict[str, Any]]:
     """Each ratio against its bar: ``met`` is None when the ratio was not measured."""
     out: dict[str, dict[str, Any]] = {}
@@ -371,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     ratios = compute_ratios(m)
     out["ratios"] = ratios
     out["bars"] = judge(ratios)
+    out["pipeline_vs_bare_pairs"] = paired_ratios(m)
     out["measurements"] = m
     out["load_average_end"] = load_average()
     out["wall_s"] = round(time.perf_counter() - t_start, 1)
@@ -424,6 +438,13 @@ def _report(out: Mapping[str, Any]) -> None:
         cpu = out["ratios"].get(name)
         if cpu is not None:
             _log(f"{name:<22} {cpu:>12,.3f}  (same ratio in tiles per CPU second; no bar)")
+    pairs = out.get("pipeline_vs_bare_pairs") or []
+    if pairs:
+        text = ", ".join(f"{v:.3f}" for v in pairs)
+        _log(
+            f"{'pipeline_vs_bare pairs':<22} {text}  (each pipeline run / the bare run just "
+            "before it; no bar)"
+        )
 
 
 if __name__ == "__main__":

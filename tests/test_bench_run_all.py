@@ -173,3 +173,18 @@ def test_workload_paths_find_the_alerts_detect_scene_finds(tmp_path: Path) -> No
     assert pre.clear == truth.tiles_inferred
     bare = run_bare(workload, pre, "threads")
     assert bare.tiles == 2 and bare.detail["session_runs"] == len(pre.items)
+
+
+def test_paired_ratios_follow_the_interleaved_runs() -> None:
+    m = _measurements()
+    assert run_all.paired_ratios(m) == [pytest.approx(0.9), pytest.approx(0.95)]
+    # bare's intra-op run (measured after the pairs) is not half of a pair
+    runs = {
+        "bare": [
+            {"path": "bare_threads", "tiles_per_s": 10.0},
+            {"path": "bare_intra", "tiles_per_s": 1.0},
+        ],
+        "pipeline": [{"tiles_per_s": 9.0}, {"tiles_per_s": 9.5}],
+    }
+    assert run_all.paired_ratios(runs) == [pytest.approx(0.9)]
+    assert run_all.paired_ratios({}) == []
