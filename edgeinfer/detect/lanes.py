@@ -5,7 +5,8 @@ that run batches of one scene at the same time (:func:`plan_lanes`, :func:`order
 On these per-pixel graphs onnxruntime's intra-op threads scale poorly: one session with 2
 threads runs a batch only ~1.2x faster than with 1 (``benchmarks/bench_spinning.py``: 0.83x
 the wall time at 1.12x the CPU), while two single-threaded sessions working on two batches
-run ~2x as many tiles (``benchmarks/run_all.py``'s bare paths: 2 x 1 threads against 1 x 2).
+run ~2x as many tiles (``benchmarks/run_all.py``'s bare paths: 2 x 1 threads ran 1.57-1.59x
+the tiles/s of 1 x 2 in runs G and H, docs/performance.md).
 So :func:`edgeinfer.detect.pipeline.detect_scene` splits its threads into *lanes*: each lane
 holds its own sessions (onnxruntime sessions are safe to share between threads, but each
 :class:`~edgeinfer.detect.runtime.Detector` keeps its own batch buffers) with
