@@ -3,6 +3,7 @@ and that the results on the real sample scene do not depend on the number of lan
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
@@ -11,10 +12,14 @@ from typing import Any
 import numpy as np
 import pytest
 import rasterio
+from test_detect_helpers import threshold_model
+from test_detect_pipeline import ArrayScene
 
 from edgeinfer.detect.lanes import MAX_AUTO_LANES, ordered_parallel, plan_lanes
 from edgeinfer.detect.pipeline import DetectionResult, detect_scene
+from edgeinfer.detect.registry import ModelRegistry
 from edgeinfer.errors import ConfigError
+from edgeinfer.scene.bands import Band
 
 
 @pytest.mark.parametrize(
@@ -148,3 +153,21 @@ def test_results_do_not_depend_on_the_lanes(s2_ref: Any, tmp_path: Path) -> None
         assert other.cloud_fractions == first.cloud_fractions
         assert other_masks == masks[0]
         assert set(other.inference_s) == set(first.inference_s)
+
+
+def test_a_unit_mismatch_is_warned_once_whatever_the_lanes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every lane meets the scene's DN band, but only the first says so (at WARNING)."""
+    d = tmp_path / "models"
+    threshold_model(d, "fire_t", "fire", ("B7",), threshold=0.5, product="landsat")
+    scene = ArrayScene(np.zeros((1, 96, 96)), np.ones((96, 96), dtype=bool), ("B7",))
+    scene.bands = (Band("B7", "dn"),)
+    with caplog.at_level(logging.DEBUG, logger="edgeinfer.detect.runtime"):
+        result = detect_scene(
+            scene, ["fire"], "cpu", 32, 0, 1, threads=3, lanes=3, registry=ModelRegistry(d)
+        )
+    assert result.lanes == 3 and result.tiles_inferred == 9
+    said = [r for r in caplog.records if "expects band B7 in reflectance" in r.message]
+    assert [r.levelno for r in said].count(logging.WARNING) == 1
+    assert len(said) >= 2  # the other lanes met it too (at DEBUG)

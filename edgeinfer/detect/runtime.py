@@ -278,6 +278,7 @@ class Detector:
         self._valid: npt.NDArray[np.float32] | None = None
         self._check_session()
         self._warned_units: set[str] = set()
+        self._announce = announce
 
     def _check_session(self) -> None:
         where = f"model {self.info.name} ({self.info.path})"
@@ -310,7 +311,8 @@ class Detector:
             band = tile.bands[i]
             if band.unit != unit and band.name not in self._warned_units:
                 self._warned_units.add(band.name)
-                logger.warning(
+                logger.log(
+                    logging.WARNING if self._announce else logging.DEBUG,
                     "model %s expects band %s in %s but scene %s has it in %s; results may "
                     "be meaningless (check --product)",
                     self.info.name,
