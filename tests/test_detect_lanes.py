@@ -171,3 +171,28 @@ def test_a_unit_mismatch_is_warned_once_whatever_the_lanes(
     said = [r for r in caplog.records if "expects band B7 in reflectance" in r.message]
     assert [r.levelno for r in said].count(logging.WARNING) == 1
     assert len(said) >= 2  # the other lanes met it too (at DEBUG)
+
+
+def test_a_gpu_provider_that_falls_back_to_cpu_gets_cpu_lanes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """onnxruntime-gpu lists CUDA even where no GPU can run it; the sessions then run on the
+    CPU, and the automatic choice is made again for the CPU (an explicit one is kept)."""
+    import edgeinfer.detect.lanes as lanes_module
+    from edgeinfer.detect.runtime import available_providers
+
+    if "CUDAExecutionProvider" in available_providers():
+        pytest.skip("a real CUDA provider is installed here: nothing falls back")
+    d = tmp_path / "models"
+    threshold_model(d, "fire_t", "fire", ("B7",), threshold=0.5, product="landsat")
+    monkeypatch.setattr(
+        lanes_module,
+        "available_providers",
+        lambda: ("CUDAExecutionProvider", "CPUExecutionProvider"),
+    )
+    scene = ArrayScene(np.zeros((1, 64, 64)), np.ones((64, 64), dtype=bool), ("B7",))
+    registry = ModelRegistry(d)
+    auto = detect_scene(scene, ["fire"], "cuda", 32, 0, 1, threads=2, registry=registry)
+    assert auto.provider == "cpu" and (auto.lanes, auto.threads_per_lane) == (2, 1)
+    fixed = detect_scene(scene, ["fire"], "cuda", 32, 0, 1, threads=2, lanes=1, registry=registry)
+    assert (fixed.lanes, fixed.threads_per_lane) == (1, 2)

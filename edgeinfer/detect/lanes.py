@@ -21,6 +21,7 @@ choice stops at :data:`MAX_AUTO_LANES`, and GPU providers keep one lane (one dev
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import queue
 import threading
@@ -29,6 +30,13 @@ from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
+from edgeinfer.detect.metadata import ModelInfo
+from edgeinfer.detect.runtime import (
+    Detector,
+    RuntimeOptions,
+    available_providers,
+    requested_providers,
+)
 from edgeinfer.errors import ConfigError
 from edgeinfer.scene.types import Tile
 
@@ -62,6 +70,37 @@ def plan_lanes(
     if lanes == 1:
         return 1, threads
     return lanes, max(1, total // lanes)
+
+
+def build_lanes(
+    models: dict[str, ModelInfo],
+    options: RuntimeOptions,
+    batch_size: int,
+    threads: int | None,
+    lanes: int | None,
+) -> tuple[list[dict[str, Detector]], int, int | None]:
+    """Each lane's detectors (the first lane's log their provider), the number of lanes and
+    the threads per lane (:func:`plan_lanes`).
+
+    Planned for the provider asked for; if a GPU provider was planned for (one lane) but the
+    sessions fell back to the CPU (onnxruntime-gpu lists CUDA on a machine without a usable
+    GPU), the automatic choice is made again for the CPU."""
+    asked_gpu = requested_providers(options.provider, available_providers())[0] != (
+        "CPUExecutionProvider"
+    )
+
+    def crew(per: int | None, announce: bool) -> dict[str, Detector]:
+        lane = dataclasses.replace(options, intra_op_threads=per)
+        return {d: Detector(m, lane, batch_size, announce=announce) for d, m in models.items()}
+
+    n, per = plan_lanes(threads, lanes, asked_gpu)
+    first = crew(per, True)
+    if asked_gpu and lanes is None and all(r.provider == "cpu" for r in first.values()):
+        replanned = plan_lanes(threads, None, False)
+        if replanned != (n, per):
+            n, per = replanned
+            first = crew(per, False)  # the fallback was logged by the first try
+    return [first, *(crew(per, False) for _ in range(n - 1))], n, per
 
 
 def ordered_parallel(

@@ -13,7 +13,6 @@ Tiles without a single valid pixel (nodata areas, padding) run no model (``tiles
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Callable, Generator, Iterable, Sequence, Sized
@@ -24,17 +23,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from edgeinfer.detect.alerts import Alert, objects_from_output
-from edgeinfer.detect.lanes import ordered_parallel, plan_lanes, prefetched
+from edgeinfer.detect.lanes import build_lanes, ordered_parallel, prefetched
 from edgeinfer.detect.metadata import DETECTORS, ModelInfo
 from edgeinfer.detect.records import RECORD_SIZE
 from edgeinfer.detect.registry import ModelRegistry
-from edgeinfer.detect.runtime import (
-    Detector,
-    DetectorOutput,
-    RuntimeOptions,
-    available_providers,
-    requested_providers,
-)
+from edgeinfer.detect.runtime import Detector, DetectorOutput, RuntimeOptions
 from edgeinfer.errors import ConfigError, ModelError, UnknownNameError, unknown_name
 from edgeinfer.scene.types import Scene, Tile
 
@@ -227,12 +220,7 @@ def detect_scene(
         result.wall_s = time.perf_counter() - t_start
         return result
 
-    n_lanes, per_lane = plan_lanes(threads, lanes, _on_gpu(provider))
-    options = dataclasses.replace(options, intra_op_threads=per_lane)
-    crews = [
-        {d: Detector(m, options, batch_size, announce=k == 0) for d, m in models.items()}
-        for k in range(n_lanes)
-    ]
+    crews, n_lanes, per_lane = build_lanes(models, options, batch_size, threads, lanes)
     result.providers = {r.info.name: r.provider for r in crews[0].values()}
     result.lanes, result.threads_per_lane = n_lanes, per_lane
     writers: dict[str, MaskWriter] = {}
@@ -395,12 +383,6 @@ def _merge(outcome: _Outcome, writers: dict[str, MaskWriter], result: DetectionR
     result.alerts.extend(outcome.alerts)
     for detector, tile, classes in outcome.masks:
         writers[detector].write_tile(tile, classes)
-
-
-def _on_gpu(provider: str) -> bool:
-    """Whether ``provider`` resolves to a GPU provider with this onnxruntime."""
-    first = requested_providers(provider, available_providers())[0]
-    return first != "CPUExecutionProvider"
 
 
 def _open_writers(
