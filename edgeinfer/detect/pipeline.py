@@ -252,16 +252,19 @@ def detect_scene(
             if batch:
                 yield batch, counts[0], counts[1]
 
-        def work(item: tuple[list[Tile], int, int], crew: dict[str, Detector]) -> _Outcome:
-            batch, seen, empty = item
-            full = len(batch) >= batch_size
-            return _detect_batch(batch, crew, cloud_threshold, set(writers), seen, empty, full)
+        masked = set(writers)
+
+        def work(
+            item: tuple[list[Tile], int, int], crew: dict[str, Detector]
+        ) -> tuple[tuple[list[Tile], int, int], _Outcome]:
+            return item, _detect_batch(item[0], crew, cloud_threshold, masked)
 
         done = ordered_parallel(batches(), work, crews)
         closers.insert(0, done.close)  # first: stop the lanes, then the reader
-        for outcome in done:
+        for (batch, seen, empty), outcome in done:
+            result.tiles_total, result.tiles_empty = seen, empty
             _merge(outcome, writers, result)
-            if progress is not None and outcome.full:
+            if progress is not None and len(batch) >= batch_size:  # after each whole batch
                 progress(result.tiles_total, total)
         result.tiles_total, result.tiles_empty = counts
         if progress is not None:
@@ -327,9 +330,6 @@ def _choose_models(
 class _Outcome:
     """One batch, detected in a lane: what :func:`_merge` adds to the result in order."""
 
-    seen: int  # tiles (empty ones included) read up to the end of this batch
-    empty: int
-    full: bool  # a whole batch (progress is reported after each, as before lanes)
     cloud: list[tuple[Tile, np.ndarray | None, float]] = field(default_factory=list)
     inferred: int = 0
     alerts: list[Alert] = field(default_factory=list)
@@ -341,13 +341,10 @@ def _detect_batch(
     runners: dict[str, Detector],
     threshold: float,
     masks: set[str],
-    seen: int,
-    empty: int,
-    full: bool,
 ) -> _Outcome:
     """Cloud screen, then the other detectors on the kept tiles and their alerts; the class
     maps are kept only for detectors with a mask writer."""
-    outcome = _Outcome(seen, empty, full)
+    outcome = _Outcome()
     kept = batch
     if "cloud" in runners:
         kept = []
@@ -372,7 +369,6 @@ def _detect_batch(
 def _merge(outcome: _Outcome, writers: dict[str, MaskWriter], result: DetectionResult) -> None:
     """Add one batch's outcome to ``result`` and write its masks (in this thread: GDAL
     datasets are not shared between threads)."""
-    result.tiles_total, result.tiles_empty = outcome.seen, outcome.empty
     for tile, classes, fraction in outcome.cloud:
         result.cloud_fractions[tile.tile_id] = fraction
         if classes is not None:
