@@ -11,6 +11,7 @@ many tiles are in memory and how often a tile is read.
 
 from __future__ import annotations
 
+import threading
 import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -24,7 +25,7 @@ from rasterio.windows import Window
 
 from edgeinfer.budget import get_accelerator
 from edgeinfer.detect import Alert, AlertRecord, Detector
-from edgeinfer.errors import ModelError
+from edgeinfer.errors import ModelError, SceneError
 from edgeinfer.node import (
     BudgetSettings,
     CostModel,
@@ -37,6 +38,7 @@ from edgeinfer.node import (
     SatelliteNode,
     SceneRef,
 )
+from edgeinfer.node import engine as engine_module
 from edgeinfer.node.chips import make_chip
 from edgeinfer.node.flush import chunk_tiles
 from edgeinfer.node.found import ChipPicker, FoundAlerts, RankKey, detections_by_tile, tile_chips
@@ -120,16 +122,27 @@ class _Reads:
         self.calls: list[int] = []
         self.reads: list[str] = []
         detect_each, read_tile = engine.detect_each, engine.read_tile
+        in_lanes = engine.detect_in_lanes
 
         def spy_detect(prepared: Any, tiles: Any, pick: Any = None) -> Any:
             self.calls.append(len(tiles))
             return detect_each(prepared, tiles, pick)
+
+        def spy_lanes(prepared: Any, batches: Any, pick: Any) -> Any:
+            def counted() -> Any:
+                for key, tiles in batches:
+                    if tiles:
+                        self.calls.append(len(tiles))
+                    yield key, tiles
+
+            return in_lanes(prepared, counted(), pick)
 
         def spy_read(prepared: Any, window: Window, core: Window) -> Tile:
             self.reads.append(f"r{int(window.row_off)}_c{int(window.col_off)}")
             return read_tile(prepared, window, core)
 
         monkeypatch.setattr(engine, "detect_each", spy_detect)
+        monkeypatch.setattr(engine, "detect_in_lanes", spy_lanes)
         monkeypatch.setattr(engine, "read_tile", spy_read)
 
 
@@ -216,16 +229,16 @@ def test_a_failure_at_capture_is_left_to_the_flush(
     detected again at flush (where they succeed), the others are not; nothing is counted
     or logged for the failure that the flush did not meet."""
     spy = _Reads(engine, monkeypatch)
-    detect_each = engine.detect_each
+    detect_each = engine_module._detect_each_with
     failed: list[int] = []
 
-    def fail_once(prepared: Any, tiles: Any, pick: Any = None) -> Any:
+    def fail_once(runners: Any, tiles: Any) -> Any:
         if not failed:
             failed.append(len(tiles))
             raise ModelError("model failed (simulated)")
-        return detect_each(prepared, tiles, pick)
+        return detect_each(runners, tiles)
 
-    monkeypatch.setattr(engine, "detect_each", fail_once)
+    monkeypatch.setattr(engine_module, "_detect_each_with", fail_once)
     assert _mission(_node(engine, s2_ref, ahead=True, cached_tiles=0)) == one_call
     assert len(spy.reads) == failed[0] >= 1
 
@@ -413,3 +426,91 @@ def test_the_picker_keeps_the_best_and_cuts_only_what_it_keeps() -> None:
         picker.offer(key, cutter(key))
     assert picker.picked() == [((-210, 0, 1), b"(-210, 0, 1)"), ((-210, 1, 1), b"(-210, 1, 1)")]
     assert cut == [(-210, 0, 1), (-200, 0, 0), (-210, 1, 1)]  # the others were never cut
+
+
+# -- lanes: an actor with more than one thread runs the detectors of several batches at once
+
+
+def _lanes_engine(threads: int, lanes: int | None = None) -> InferenceEngine:
+    detection = DetectionSettings(detectors=("cloud", "fire", "ship"), threads=threads, lanes=lanes)
+    return InferenceEngine(detection, CostModel(get_accelerator("jetson_orin_nano")))
+
+
+def test_an_actor_splits_its_threads_into_lanes() -> None:
+    for threads, lanes, want in ((1, None, (1, 1)), (2, None, (2, 1)), (4, 2, (2, 2))):
+        eng = _lanes_engine(threads, lanes)
+        assert (eng.lanes, eng.threads_per_lane) == want
+        eng.close()
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_lanes_raise_exactly_what_one_lane_raises(
+    s2_ref: SceneRef, one_call: dict[str, Any], monkeypatch: pytest.MonkeyPatch, threads: int
+) -> None:
+    """Detections at capture in 2 and 3 lanes: the same packets (alerts and chips, in queue
+    order), counters and capture log as one call; the copies in the other lanes did run, in
+    other threads, and the tiles were read once."""
+    eng = _lanes_engine(threads)
+    spy = _Reads(eng, monkeypatch)
+    ran: dict[str, set[int]] = {}
+    run = Detector.run
+
+    def spy_run(self: Detector, tiles: Any) -> Any:
+        ran.setdefault(self.info.name, set()).add(threading.get_ident())
+        return run(self, tiles)
+
+    monkeypatch.setattr(Detector, "run", spy_run)
+    assert _mission(_node(eng, s2_ref, ahead=True, cached_tiles=0)) == one_call
+    assert spy.reads == []
+    copies = [c for runners in eng._copies.values() for c in runners]
+    assert len(copies) == 2 * (threads - 1)  # fire and ship
+    assert sum(c.tiles_run for c in copies) > 0
+    assert len(ran["ship_optical"]) > 1
+    eng.close()
+
+
+def test_a_satellite_with_its_own_model_runs_in_one_lane(s2_ref: SceneRef) -> None:
+    """A pick that swaps a detector (an accepted update, a guarded copy) keeps one lane: the
+    copies are never made and what the pick returned ran every batch."""
+    eng = _lanes_engine(2)
+    prepared = eng.prepare(s2_ref)
+    tiles = [t for t in eng.tiles(prepared) if t.valid.any()][:6]
+    swapped = {
+        name: Detector(g.info, eng.options, 2, announce=False)
+        for name, g in prepared.detectors.items()
+    }
+    pick = lambda g: swapped[g.info.detector]  # noqa: E731
+    batches = [(k, tiles[k : k + 2]) for k in range(0, 6, 2)]
+    got = list(eng.detect_in_lanes(prepared, batches, pick))
+    assert [k for k, _, _ in got] == [0, 2, 4] and eng._copies == {}
+    assert all(d.tiles_run == 6 for d in swapped.values())
+    want = [eng.detect_each(prepared, t)[0] for _, t in batches]
+    assert [alerts for _, alerts, _ in got] == want
+    eng.close()
+
+
+def test_a_scene_that_breaks_mid_capture_keeps_the_same_batches_in_lanes(
+    engine: InferenceEngine, s2_ref: SceneRef, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reading stops with an error after 5 tiles: with 2 lanes, the batches before it are
+    screened, queued and detected as with one, the failure is reported the same way."""
+
+    def breaks(eng: InferenceEngine) -> dict[str, Any]:
+        real = eng.tiles
+
+        def five_then_fail(prepared: Any, on_error: str = "raise") -> Iterator[Any]:
+            tiles = real(prepared, on_error)
+            for _ in range(5):
+                yield next(tiles)
+            raise SceneError("s2_coast.tif: read failed (simulated); re-download it")
+
+        monkeypatch.setattr(eng, "tiles", five_then_fail)
+        return _mission(_node(eng, s2_ref, ahead=True, cached_tiles=0))
+
+    lanes = _lanes_engine(2)
+    one, two = breaks(engine), breaks(lanes)
+    monkeypatch.undo()
+    assert one["capture_log"][0]["tiles"] == 5 and "simulated" in one["capture_log"][0]["error"]
+    assert one["counters"]["captures_failed"] == 1 and one["counters"]["alerts_raised"] > 0
+    assert two == one
+    lanes.close()

@@ -150,6 +150,7 @@ def node_settings(
             overlap=d.overlap,
             batch_size=d.batch_size,
             threads=threads,
+            lanes=None if d.lanes == "auto" else d.lanes,
             models_dir=d.models_dir,
             models=tuple(d.models),
         ),

@@ -185,6 +185,11 @@ class DetectionSection(_Table):
     # at 2, with no loss of speed), and a mission holds one set of sessions per actor.
     batch_size: int = Field(default=2, ge=1, le=1024)
     threads: int | Literal["auto"] = "auto"
+    # copies of the models in each satellite actor, running batches in parallel, the threads
+    # shared between them ("auto": one per thread, at most 4, on CPU; one on a GPU;
+    # edgeinfer.detect.lanes, docs/performance.md). Only an actor with more than one thread
+    # (fewer satellites than cores, or --no-ray) gets more than one lane.
+    lanes: int | Literal["auto"] = "auto"
     models_dir: str | None = None
     # models to fly instead of the registry's default where they fit a scene's bands and
     # product (e.g. ["ship_optical_union"]); other scenes keep the default (docs/missions.md)
@@ -207,11 +212,11 @@ class DetectionSection(_Table):
     def _keys(cls, value: list[str], info: ValidationInfo) -> list[str]:
         return [str(_resolve(v, info)) for v in value]
 
-    @field_validator("threads")
+    @field_validator("threads", "lanes")
     @classmethod
-    def _threads(cls, value: int | str) -> int | str:
+    def _threads(cls, value: int | str, info: ValidationInfo) -> int | str:
         if isinstance(value, int) and value < 1:
-            raise ValueError("threads must be >= 1 or 'auto'")
+            raise ValueError(f"{info.field_name} must be >= 1 or 'auto'")
         return value
 
     @model_validator(mode="after")

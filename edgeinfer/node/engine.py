@@ -6,15 +6,23 @@ model is needed), then to screen clouds on captured tiles and to run the object 
 the tiles its budgets allowed. The stages are those of :func:`edgeinfer.detect.detect_scene`
 (cloud model first; a tile above ``cloud_threshold`` skips the detectors), split so that the
 budgets can decide in between. Wall time inside ``session.run`` is measured per call.
+
+**Lanes.** An actor with more than one thread (fewer satellites than cores, or ``--no-ray``)
+splits them into lanes, as ``edgeinfer detect`` does (:mod:`edgeinfer.detect.lanes`): each
+lane holds its own copy of the object detectors' sessions, and
+:meth:`InferenceEngine.detect_in_lanes` hands a capture's batches of clear tiles to whichever
+lane is free while the satellite reads and screens the next ones, and returns the alerts in
+the batches' order, so the satellite keeps them exactly as it would one lane's. A satellite
+that runs its own version of a model (an accepted update, a fault-guarded copy) uses one lane.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from rasterio.windows import Window
 
@@ -26,13 +34,17 @@ from edgeinfer.detect import (
     RuntimeOptions,
     objects_from_output,
 )
+from edgeinfer.detect.lanes import ordered_parallel, plan_lanes
 from edgeinfer.detect.pipeline import cloud_fraction
+from edgeinfer.detect.runtime import available_providers, requested_providers
 from edgeinfer.errors import EdgeInferError, ModelError
 from edgeinfer.node.costs import CostModel
 from edgeinfer.node.settings import DetectionSettings, SceneRef
 from edgeinfer.scene import RasterScene, Tile, iter_tiles, read_tile, tile_windows
 
 logger = logging.getLogger(__name__)
+
+Key = TypeVar("Key")
 
 Pick = Callable[[Detector], Any]
 """Maps a process-wide detector to what one satellite runs for it (an accepted update, a
@@ -67,13 +79,19 @@ class InferenceEngine:
         self.detection = detection
         self.cost = cost
         self._registry = ModelRegistry(detection.models_dir)
+        on_gpu = requested_providers(detection.provider, available_providers())[0] != (
+            "CPUExecutionProvider"
+        )
+        #: lanes and each lane's intra-op threads (one lane: ``detection.threads``)
+        self.lanes, self.threads_per_lane = plan_lanes(detection.threads, detection.lanes, on_gpu)
         self._options = RuntimeOptions(
             provider=detection.provider,
-            intra_op_threads=detection.threads,
+            intra_op_threads=self.threads_per_lane,
             require_signature=detection.require_signature,
             trusted_keys=detection.trusted_keys,
         )
         self._runners: dict[str, Detector] = {}
+        self._copies: dict[str, list[Detector]] = {}  # model -> its runners in lanes 2..n
         self._scenes: dict[str, PreparedScene] = {}
 
     # -- scenes and models ---------------------------------------------------------------
@@ -196,15 +214,66 @@ class InferenceEngine:
         per_detector: list[list[Alert]] = [[] for _ in prepared.detectors]
         if not tiles or not prepared.detectors:
             return per_detector, 0.0
-        t0 = time.perf_counter()
-        for alerts, golden in zip(per_detector, prepared.detectors.values(), strict=True):
-            runner = pick(golden) if pick is not None else golden
-            for tile, out in zip(tiles, runner.run(tiles), strict=True):
-                alerts.extend(objects_from_output(tile, out, runner.info))
-        return per_detector, time.perf_counter() - t0
+        runners = [pick(g) if pick is not None else g for g in prepared.detectors.values()]
+        return _detect_each_with(runners, tiles)
+
+    def detect_in_lanes(
+        self,
+        prepared: PreparedScene,
+        batches: Iterable[tuple[Key, Sequence[Tile]]],
+        pick: Pick,
+    ) -> Iterator[tuple[Key, list[list[Alert]] | None, float]]:
+        """:meth:`detect_each` on each ``(key, tiles)`` of ``batches``, in the lanes (module
+        docstring), yielded in order as ``(key, alerts per detector, measured seconds)``;
+        alerts None where the detectors failed on those tiles (logged at DEBUG). ``batches``
+        is consumed in the calling thread, at most one more than there are lanes ahead."""
+        golden = list(prepared.detectors.values())
+        own = [pick(g) for g in golden]
+        n = self.lanes if all(r is g for r, g in zip(own, golden, strict=True)) else 1
+        crews = [own, *([self._lane_copies(g)[k] for g in golden] for k in range(n - 1))]
+
+        def work(
+            item: tuple[Key, Sequence[Tile]], runners: list[Any]
+        ) -> tuple[Key, list[list[Alert]] | None, float]:
+            key, tiles = item
+            if not tiles or not runners:
+                return key, None, 0.0
+            try:
+                per_detector, secs = _detect_each_with(runners, tiles)
+            except EdgeInferError:
+                logger.debug("scene %s: detection failed", prepared.ref.key, exc_info=True)
+                return key, None, 0.0
+            return key, per_detector, secs
+
+        return ordered_parallel(batches, work, crews)
+
+    def _lane_copies(self, golden: Detector) -> list[Detector]:
+        """``golden``'s copies for lanes 2..n (created the first time)."""
+        copies = self._copies.get(golden.info.name)
+        if copies is None:
+            copies = [
+                Detector(golden.info, self._options, self.detection.batch_size, announce=False)
+                for _ in range(self.lanes - 1)
+            ]
+            self._copies[golden.info.name] = copies
+        return copies
 
     def close(self) -> None:
         for prepared in self._scenes.values():
             prepared.scene.close()
         self._scenes.clear()
         self._runners.clear()
+        self._copies.clear()
+
+
+def _detect_each_with(
+    runners: Sequence[Any], tiles: Sequence[Tile]
+) -> tuple[list[list[Alert]], float]:
+    """Each runner on ``tiles`` (detector by detector, tile by tile): alerts per runner, and
+    the measured seconds; each model's outputs are let go once its alerts are made."""
+    t0 = time.perf_counter()
+    per_detector: list[list[Alert]] = [[] for _ in runners]
+    for alerts, runner in zip(per_detector, runners, strict=True):
+        for tile, out in zip(tiles, runner.run(tiles), strict=True):
+            alerts.extend(objects_from_output(tile, out, runner.info))
+    return per_detector, time.perf_counter() - t0

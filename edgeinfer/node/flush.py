@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import logging
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from edgeinfer.errors import EdgeInferError
@@ -93,21 +93,31 @@ class Detections:
         self.ahead: dict[int, Ahead] = {}
         self._release = release
 
-    def captured(self, prepared: PreparedScene, queued: list[tuple[Job, Tile]], pick: Pick) -> None:
-        """Detect freshly captured clear tiles now (with ``at_capture``); their alerts wait
-        for the accelerator. A failure is left for the flush to meet."""
-        if not (self.at_capture and queued and prepared.detectors):
+    def captured(
+        self,
+        prepared: PreparedScene,
+        batches: Iterable[list[tuple[Job, Tile]]],
+        pick: Pick,
+        alive: Callable[[str], bool],
+    ) -> None:
+        """Consume a capture's ``batches`` of freshly queued clear tiles and, with
+        ``at_capture``, detect them now (in the engine's lanes, in order); their alerts wait
+        for the accelerator. ``alive(storage_id)``: whether a job is still stored when its
+        alerts come back. A failure is left for the flush to meet."""
+        if not (self.at_capture and prepared.detectors):
+            for _ in batches:
+                pass
             return
-        tiles = [tile for _, tile in queued]
         runners = tuple(pick(g) for g in prepared.detectors.values())
-        try:
-            per_detector, secs = self.engine.detect_each(prepared, tiles, pick)
-        except EdgeInferError:
-            logger.debug("detection at capture failed; the flush runs it again", exc_info=True)
-            return
-        found = detections_by_tile(tiles, per_detector, runners, secs, self.downlink)
-        for job, tile in queued:
-            self.ahead[job.job_id] = found[tile.tile_id]
+        items = ((queued, [tile for _, tile in queued]) for queued in batches)
+        for queued, per_detector, secs in self.engine.detect_in_lanes(prepared, items, pick):
+            if per_detector is None:
+                continue
+            tiles = [tile for _, tile in queued]
+            found = detections_by_tile(tiles, per_detector, runners, secs, self.downlink)
+            for job, tile in queued:
+                if alive(job.storage_id):
+                    self.ahead[job.job_id] = found[tile.tile_id]
 
     def forget(self, job: Job) -> None:
         self.ahead.pop(job.job_id, None)

@@ -26,7 +26,7 @@ import dataclasses
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from edgeinfer.budget import OnboardStorage
@@ -139,10 +139,11 @@ class SatelliteNode:
         d = self.settings.detection
         threshold = d.cloud_threshold
         cloudy: list[str] = []
-        batch: list[Any] = []
         pick = self._pick(t_s)
+        stopped: list[EdgeInferError] = []
 
-        def screen(tiles: list[Any]) -> None:
+        def screen(tiles: list[Any]) -> list[tuple[Job, Any]]:
+            """Screen a batch for clouds and queue its tiles: the clear ones kept."""
             fractions, secs = self.engine.cloud_fractions(prepared, tiles, pick)
             self.measured_s["cloud_screen"] += secs
             queued: list[tuple[Job, Any]] = []
@@ -154,26 +155,36 @@ class SatelliteNode:
                 if job is not None and clear:
                     queued.append((job, tile))
             # a tile's job may have been evicted from storage by the next tile's
-            alive = [(j, t) for j, t in queued if j.storage_id in self.storage]
-            self.detections.captured(prepared, alive, pick)
+            return [(j, t) for j, t in queued if j.storage_id in self.storage]
+
+        def screened() -> Iterator[list[tuple[Job, Any]]]:
+            batch: list[Any] = []
+            try:
+                for tile in self.engine.tiles(prepared, self.settings.on_tile_error):
+                    log["tiles"] += 1
+                    if "error" in tile.meta:
+                        self.counters["tiles_unreadable"] += 1
+                        if "error" not in log:
+                            log["error"] = str(tile.meta["error"])
+                            self._fail(scene, t_s, "tiles", str(tile.meta["error"]))
+                    if not tile.valid.any():
+                        log["empty"] += 1
+                        continue
+                    batch.append(tile)
+                    if len(batch) >= d.batch_size:
+                        yield screen(batch)
+                        batch = []
+                if batch:
+                    yield screen(batch)
+            except EdgeInferError as exc:  # raised below, once the batches before it are in
+                stopped.append(exc)
 
         try:
-            for tile in self.engine.tiles(prepared, self.settings.on_tile_error):
-                log["tiles"] += 1
-                if "error" in tile.meta:
-                    self.counters["tiles_unreadable"] += 1
-                    if "error" not in log:
-                        log["error"] = str(tile.meta["error"])
-                        self._fail(scene, t_s, "tiles", str(tile.meta["error"]))
-                if not tile.valid.any():
-                    log["empty"] += 1
-                    continue
-                batch.append(tile)
-                if len(batch) >= d.batch_size:
-                    screen(batch)
-                    batch = []
-            if batch:
-                screen(batch)
+            # the detectors run on each batch's clear tiles (at capture, in the engine's lanes)
+            # while the next batches are read and screened here
+            self.detections.captured(prepared, screened(), pick, self.storage.__contains__)
+            if stopped:
+                raise stopped[0]
         except EdgeInferError as exc:  # a scene that breaks mid-capture: keep what was read
             self.counters["captures_failed"] += 1
             self._fail(scene, t_s, "capture", exc)

@@ -41,6 +41,7 @@ class DetectionSettings:
     overlap: int = 64
     batch_size: int = 2
     threads: int = 1
+    lanes: int | None = None  # copies of the models run in parallel (edgeinfer.detect.lanes)
     models_dir: str | None = None
     require_signature: bool = False
     trusted_keys: tuple[str, ...] = ()
