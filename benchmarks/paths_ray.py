@@ -88,9 +88,14 @@ def _counters(self: Any) -> dict[str, int]:
     return total
 
 
-def run_pipeline(workload: Workload, warm: BenchScene, name: str = "pipeline") -> PathResult:
+def run_pipeline(
+    workload: Workload,
+    warm: BenchScene,
+    name: str = "pipeline",
+    overrides: dict[str, Any] | None = None,
+) -> PathResult:
     """The satellite actors on ``workload`` (module docstring); ``detail`` has each actor's
-    peak RSS and the nodes' counters."""
+    peak RSS and the nodes' counters. ``overrides``: mission keys (``{"detection.lanes": 1}``)."""
     from edgeinfer.mission import load_mission
     from edgeinfer.mission.actors import RayExecutor
     from edgeinfer.mission.build import node_settings, plan_placement
@@ -98,7 +103,7 @@ def run_pipeline(workload: Workload, warm: BenchScene, name: str = "pipeline") -
     from edgeinfer.node.settings import SceneRef
 
     n = workload.captures
-    config = load_mission(None, {"constellation.n_satellites": n})
+    config = load_mission(None, {"constellation.n_satellites": n, **(overrides or {})})
     executor = RayExecutor(None, config.execution.satellite_resource)
     try:
         names = tuple(f"BENCH-{i}" for i in range(n))
