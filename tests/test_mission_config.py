@@ -133,3 +133,13 @@ def test_walker_and_placement() -> None:
     assert [len(g) for g in p.groups] == [4, 4] and p.cpus_per_actor == 1.0
     one = plan_placement(load_mission(), ("A",), cluster_cpus=2)
     assert one.threads == 2  # a single actor gets the whole machine
+
+
+def test_lanes_reach_the_nodes_and_a_bad_value_names_the_key() -> None:
+    from edgeinfer.mission.build import node_settings
+
+    config = load_mission(None, {"detection.lanes": 3})
+    assert node_settings(config, 6, 0.0, None).detection.lanes == 3
+    assert node_settings(load_mission(), 2, 0.0, None).detection.lanes is None  # auto
+    with pytest.raises(ConfigError, match=r"lanes must be >= 1 or 'auto'"):
+        load_mission(None, {"detection.lanes": 0})
