@@ -443,13 +443,19 @@ def test_an_actor_splits_its_threads_into_lanes() -> None:
         eng.close()
 
 
-@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize(("threads", "ahead", "chunk"), [(2, True, 8), (3, True, 8), (2, False, 3)])
 def test_lanes_raise_exactly_what_one_lane_raises(
-    s2_ref: SceneRef, one_call: dict[str, Any], monkeypatch: pytest.MonkeyPatch, threads: int
+    s2_ref: SceneRef,
+    one_call: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    threads: int,
+    ahead: bool,
+    chunk: int,
 ) -> None:
-    """Detections at capture in 2 and 3 lanes: the same packets (alerts and chips, in queue
-    order), counters and capture log as one call; the copies in the other lanes did run, in
-    other threads, and the tiles were read once."""
+    """Detections at capture (``ahead``) or at flush in chunks of 3 tiles (2 batches), in 2
+    and 3 lanes: the same packets (alerts and chips, in queue order), counters and capture
+    log as one call; the copies in the other lanes did run, in other threads, and at capture
+    the tiles were read once."""
     eng = _lanes_engine(threads)
     spy = _Reads(eng, monkeypatch)
     ran: dict[str, set[int]] = {}
@@ -460,8 +466,8 @@ def test_lanes_raise_exactly_what_one_lane_raises(
         return run(self, tiles)
 
     monkeypatch.setattr(Detector, "run", spy_run)
-    assert _mission(_node(eng, s2_ref, ahead=True, cached_tiles=0)) == one_call
-    assert spy.reads == []
+    assert _mission(_node(eng, s2_ref, chunk, ahead=ahead, cached_tiles=0)) == one_call
+    assert (spy.reads == []) == ahead
     copies = [c for runners in eng._copies.values() for c in runners]
     assert len(copies) == 2 * (threads - 1)  # fire and ship
     assert sum(c.tiles_run for c in copies) > 0
@@ -514,3 +520,27 @@ def test_a_scene_that_breaks_mid_capture_keeps_the_same_batches_in_lanes(
     assert one["counters"]["captures_failed"] == 1 and one["counters"]["alerts_raised"] > 0
     assert two == one
     lanes.close()
+
+
+def test_a_chunk_in_lanes_raises_the_error_one_call_raises_first(
+    s2_ref: SceneRef, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fire fails on its third batch and ship on its first: one call runs fire over every
+    tile first, so it is fire's error that the chunk raises, in lanes too."""
+    eng = _lanes_engine(2)
+    prepared = eng.prepare(s2_ref)
+    tiles = [t for t in eng.tiles(prepared) if t.valid.any()][:6]
+    run_batch = Detector._run_batch
+
+    def failing(self: Detector, part: Any, *args: Any) -> Any:
+        if self.info.detector == "fire" and part[0].tile_id == tiles[4].tile_id:
+            raise ModelError("fire failed (simulated)")
+        if self.info.detector == "ship" and part[0].tile_id == tiles[0].tile_id:
+            raise ModelError("ship failed (simulated)")
+        return run_batch(self, part, *args)
+
+    monkeypatch.setattr(Detector, "_run_batch", failing)
+    for engine_ in (eng, _lanes_engine(1)):
+        with pytest.raises(ModelError, match="fire failed"):
+            engine_.detect_each(engine_.prepare(s2_ref), tiles)
+        engine_.close()

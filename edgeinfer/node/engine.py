@@ -12,12 +12,15 @@ splits them into lanes, as ``edgeinfer detect`` does (:mod:`edgeinfer.detect.lan
 lane holds its own copy of the object detectors' sessions, and
 :meth:`InferenceEngine.detect_in_lanes` hands a capture's batches of clear tiles to whichever
 lane is free while the satellite reads and screens the next ones, and returns the alerts in
-the batches' order, so the satellite keeps them exactly as it would one lane's. A satellite
-that runs its own version of a model (an accepted update, a fault-guarded copy) uses one lane.
+the batches' order, so the satellite keeps them exactly as it would one lane's; at flush,
+:meth:`InferenceEngine.detect_each` spreads a chunk's batches over the lanes the same way. A
+satellite that runs its own version of a model (an accepted update, a fault-guarded copy)
+uses one lane, with all the threads (:attr:`InferenceEngine.solo_options`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -141,7 +144,14 @@ class InferenceEngine:
 
     @property
     def options(self) -> RuntimeOptions:
+        """The sessions' options (intra-op threads: one lane's share)."""
         return self._options
+
+    @property
+    def solo_options(self) -> RuntimeOptions:
+        """Options for sessions that run in one lane only (a satellite's own copy of a model):
+        every thread of the actor."""
+        return dataclasses.replace(self._options, intra_op_threads=self.detection.threads)
 
     def runner(self, name: str) -> Detector:
         """The process's detector of model ``name`` (loaded on first use)."""
@@ -214,8 +224,31 @@ class InferenceEngine:
         per_detector: list[list[Alert]] = [[] for _ in prepared.detectors]
         if not tiles or not prepared.detectors:
             return per_detector, 0.0
-        runners = [pick(g) if pick is not None else g for g in prepared.detectors.values()]
-        return _detect_each_with(runners, tiles)
+        golden = list(prepared.detectors.values())
+        runners = [pick(g) if pick is not None else g for g in golden]
+        b = self.detection.batch_size
+        crews = self._crews(golden, runners)
+        if len(crews) == 1 or len(tiles) <= b:
+            return _detect_each_with(runners, tiles)
+        # in the lanes: one item per (detector, batch), in the order one call runs them, so
+        # the alerts and the first error raised are those of one call
+        items = [(d, tiles[k : k + b]) for d in range(len(golden)) for k in range(0, len(tiles), b)]
+
+        def work(item: tuple[int, Sequence[Tile]], crew: list[Any]) -> tuple[int, list[Alert]]:
+            d, part = item
+            return d, _detect_each_with([crew[d]], part)[0][0]
+
+        t0 = time.perf_counter()
+        for d, alerts in ordered_parallel(items, work, crews):
+            per_detector[d].extend(alerts)
+        return per_detector, time.perf_counter() - t0
+
+    def _crews(self, golden: list[Detector], own: list[Any]) -> list[list[Any]]:
+        """What each lane runs for ``golden``: ``own`` (what the satellite picked) in the
+        first; more lanes only when the satellite runs the process's detectors themselves."""
+        if self.lanes == 1 or any(r is not g for r, g in zip(own, golden, strict=True)):
+            return [own]
+        return [own, *([self._lane_copies(g)[k] for g in golden] for k in range(self.lanes - 1))]
 
     def detect_in_lanes(
         self,
@@ -228,9 +261,7 @@ class InferenceEngine:
         alerts None where the detectors failed on those tiles (logged at DEBUG). ``batches``
         is consumed in the calling thread, at most one more than there are lanes ahead."""
         golden = list(prepared.detectors.values())
-        own = [pick(g) for g in golden]
-        n = self.lanes if all(r is g for r, g in zip(own, golden, strict=True)) else 1
-        crews = [own, *([self._lane_copies(g)[k] for g in golden] for k in range(n - 1))]
+        crews = self._crews(golden, [pick(g) for g in golden])
 
         def work(
             item: tuple[Key, Sequence[Tile]], runners: list[Any]

@@ -82,8 +82,9 @@ class SatelliteNode:
         self._chip_link = Downlink(
             faults, batch_packets=batch, send_chips=True, retransmit_rounds=rounds
         )
-        self.hazards = NodeHazards(h, settings.seed, index, engine.options)
-        self.slots = ModelSlots(engine.options, settings.detection.batch_size, h.trusted_keys)
+        # a satellite's own models (guarded copies, updates) run in one lane: all the threads
+        self.hazards = NodeHazards(h, settings.seed, index, engine.solo_options)
+        self.slots = ModelSlots(engine.solo_options, settings.detection.batch_size, h.trusted_keys)
         self.raised: dict[int, bytes] = {}
         self.failures: list[dict[str, Any]] = []
         self.storage = OnboardStorage(settings.budgets.storage_bytes)
