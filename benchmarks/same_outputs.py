@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 #: metrics.json fields that measure the host, not the mission (keys matching this pattern).
-HOST_FIELDS = re.compile(r"wall|timings|measured|pids?\b|per_wall_second|check_s|build_s|vote_s")
+HOST_FIELDS = re.compile(
+    r"wall|timings|measured|pids?\b|per_wall_second|check_s|build_s|vote_s|lanes?\b"
+)
 _ROW_ID = re.compile(r"^(INSERT INTO \"?(?:alerts|chips)\"? VALUES\()\d+,")
 
 

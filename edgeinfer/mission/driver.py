@@ -318,6 +318,12 @@ def _write_outputs(
         "actors": len(placement.groups),
         "cpus_per_actor": placement.cpus_per_actor,
         "intra_op_threads": placement.threads,
+        # the most lanes an actor used, and their threads (edgeinfer.node.engine)
+        "lanes": max((f.get("lanes", 1) for f in finished), default=1),
+        "threads_per_lane": min(
+            (f.get("threads_per_lane") or placement.threads for f in finished),
+            default=placement.threads,
+        ),
         "cluster_cpus": executor.cpus,
         "actor_nodes": executor.actor_nodes(),
         "providers": providers,

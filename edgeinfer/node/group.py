@@ -332,6 +332,8 @@ class SatelliteGroup:
             "temperature_c": self.fleet.temperature_trace,
             "satellites": [i for i, _ in self.satellites],
             "providers": self.engine.providers(),
+            "lanes": self.engine.lanes,
+            "threads_per_lane": self.engine.threads_per_lane,
             "models": self.engine.models_loaded(),
             "wall_s": dict(self.wall_s),
             "group": self.key,
