@@ -229,16 +229,16 @@ def test_a_failure_at_capture_is_left_to_the_flush(
     detected again at flush (where they succeed), the others are not; nothing is counted
     or logged for the failure that the flush did not meet."""
     spy = _Reads(engine, monkeypatch)
-    detect_each = engine_module._detect_each_with
+    run_batch = Detector._run_batch
     failed: list[int] = []
 
-    def fail_once(runners: Any, tiles: Any) -> Any:
-        if not failed:
+    def fail_once(self: Detector, tiles: Any, *args: Any) -> Any:
+        if not failed and self.info.detector != "cloud":
             failed.append(len(tiles))
             raise ModelError("model failed (simulated)")
-        return detect_each(runners, tiles)
+        return run_batch(self, tiles, *args)
 
-    monkeypatch.setattr(engine_module, "_detect_each_with", fail_once)
+    monkeypatch.setattr(Detector, "_run_batch", fail_once)
     assert _mission(_node(engine, s2_ref, ahead=True, cached_tiles=0)) == one_call
     assert len(spy.reads) == failed[0] >= 1
 
@@ -454,8 +454,8 @@ def test_lanes_raise_exactly_what_one_lane_raises(
 ) -> None:
     """Detections at capture (``ahead``) or at flush in chunks of 3 tiles (2 batches), in 2
     and 3 lanes: the same packets (alerts and chips, in queue order), counters and capture
-    log as one call; the copies in the other lanes did run, in other threads, and at capture
-    the tiles were read once."""
+    log as one call; the copies in the other lanes did run, in other threads, the alerts were
+    made in the calling thread, and at capture the tiles were read once."""
     eng = _lanes_engine(threads)
     spy = _Reads(eng, monkeypatch)
     ran: dict[str, set[int]] = {}
@@ -466,7 +466,16 @@ def test_lanes_raise_exactly_what_one_lane_raises(
         return run(self, tiles)
 
     monkeypatch.setattr(Detector, "run", spy_run)
+    made_in: set[int] = set()
+    objects = engine_module.objects_from_output
+
+    def spy_objects(*args: Any) -> Any:
+        made_in.add(threading.get_ident())
+        return objects(*args)
+
+    monkeypatch.setattr(engine_module, "objects_from_output", spy_objects)
     assert _mission(_node(eng, s2_ref, chunk, ahead=ahead, cached_tiles=0)) == one_call
+    assert made_in == {threading.get_ident()}  # alerts (GDAL georeferencing) in this thread
     assert (spy.reads == []) == ahead
     copies = [c for runners in eng._copies.values() for c in runners]
     assert len(copies) == 2 * (threads - 1)  # fire and ship

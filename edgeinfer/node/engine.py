@@ -11,8 +11,9 @@ budgets can decide in between. Wall time inside ``session.run`` is measured per 
 splits them into lanes, as ``edgeinfer detect`` does (:mod:`edgeinfer.detect.lanes`): each
 lane holds its own copy of the object detectors' sessions, and
 :meth:`InferenceEngine.detect_in_lanes` hands a capture's batches of clear tiles to whichever
-lane is free while the satellite reads and screens the next ones, and returns the alerts in
-the batches' order, so the satellite keeps them exactly as it would one lane's; at flush,
+lane is free while the satellite reads and screens the next ones; the alerts are made from the
+lanes' outputs in the calling thread (georeferencing goes through GDAL), in the batches'
+order, so the satellite keeps them exactly as it would one lane's; at flush,
 :meth:`InferenceEngine.detect_each` spreads a chunk's batches over the lanes the same way. A
 satellite that runs its own version of a model (an accepted update, a fault-guarded copy)
 uses one lane, with all the threads (:attr:`InferenceEngine.solo_options`).
@@ -39,7 +40,7 @@ from edgeinfer.detect import (
 )
 from edgeinfer.detect.lanes import ordered_parallel, plan_lanes
 from edgeinfer.detect.pipeline import cloud_fraction
-from edgeinfer.detect.runtime import available_providers, requested_providers
+from edgeinfer.detect.runtime import DetectorOutput, available_providers, requested_providers
 from edgeinfer.errors import EdgeInferError, ModelError
 from edgeinfer.node.costs import CostModel
 from edgeinfer.node.settings import DetectionSettings, SceneRef
@@ -231,16 +232,19 @@ class InferenceEngine:
         if len(crews) == 1 or len(tiles) <= b:
             return _detect_each_with(runners, tiles)
         # in the lanes: one item per (detector, batch), in the order one call runs them, so
-        # the alerts and the first error raised are those of one call
+        # the alerts and the first error raised are those of one call; the alerts are made
+        # here, in the calling thread (georeferencing goes through GDAL)
         items = [(d, tiles[k : k + b]) for d in range(len(golden)) for k in range(0, len(tiles), b)]
 
-        def work(item: tuple[int, Sequence[Tile]], crew: list[Any]) -> tuple[int, list[Alert]]:
+        def work(
+            item: tuple[int, Sequence[Tile]], crew: list[Any]
+        ) -> tuple[int, Sequence[Tile], list[DetectorOutput]]:
             d, part = item
-            return d, _detect_each_with([crew[d]], part)[0][0]
+            return d, part, crew[d].run(part)
 
         t0 = time.perf_counter()
-        for d, alerts in ordered_parallel(items, work, crews):
-            per_detector[d].extend(alerts)
+        for d, part, outs in ordered_parallel(items, work, crews):
+            per_detector[d].extend(_alerts(runners[d].info, part, outs))
         return per_detector, time.perf_counter() - t0
 
     def _crews(self, golden: list[Detector], own: list[Any]) -> list[list[Any]]:
@@ -265,18 +269,33 @@ class InferenceEngine:
 
         def work(
             item: tuple[Key, Sequence[Tile]], runners: list[Any]
-        ) -> tuple[Key, list[list[Alert]] | None, float]:
+        ) -> tuple[Key, Sequence[Tile], list[list[DetectorOutput]] | None, float]:
             key, tiles = item
             if not tiles or not runners:
-                return key, None, 0.0
+                return key, tiles, None, 0.0
+            t0 = time.perf_counter()
             try:
-                per_detector, secs = _detect_each_with(runners, tiles)
+                outs = [r.run(tiles) for r in runners]
             except EdgeInferError:
                 logger.debug("scene %s: detection failed", prepared.ref.key, exc_info=True)
-                return key, None, 0.0
-            return key, per_detector, secs
+                return key, tiles, None, 0.0
+            return key, tiles, outs, time.perf_counter() - t0
 
-        return ordered_parallel(batches, work, crews)
+        # the alerts are made here, in the calling thread, in the batches' order
+        for key, tiles, outs, secs in ordered_parallel(batches, work, crews):
+            if outs is None:
+                yield key, None, 0.0
+                continue
+            t0 = time.perf_counter()
+            try:
+                per_detector = [
+                    _alerts(r.info, tiles, o) for r, o in zip(crews[0], outs, strict=True)
+                ]
+            except EdgeInferError:
+                logger.debug("scene %s: detection failed", prepared.ref.key, exc_info=True)
+                yield key, None, 0.0
+                continue
+            yield key, per_detector, secs + time.perf_counter() - t0
 
     def _lane_copies(self, golden: Detector) -> list[Detector]:
         """``golden``'s copies for lanes 2..n (created the first time)."""
@@ -303,8 +322,13 @@ def _detect_each_with(
     """Each runner on ``tiles`` (detector by detector, tile by tile): alerts per runner, and
     the measured seconds; each model's outputs are let go once its alerts are made."""
     t0 = time.perf_counter()
-    per_detector: list[list[Alert]] = [[] for _ in runners]
-    for alerts, runner in zip(per_detector, runners, strict=True):
-        for tile, out in zip(tiles, runner.run(tiles), strict=True):
-            alerts.extend(objects_from_output(tile, out, runner.info))
+    per_detector = [_alerts(r.info, tiles, r.run(tiles)) for r in runners]
     return per_detector, time.perf_counter() - t0
+
+
+def _alerts(info: ModelInfo, tiles: Sequence[Tile], outs: Sequence[DetectorOutput]) -> list[Alert]:
+    """The alerts of one model's outputs on ``tiles``, tile by tile."""
+    alerts: list[Alert] = []
+    for tile, out in zip(tiles, outs, strict=True):
+        alerts.extend(objects_from_output(tile, out, info))
+    return alerts
