@@ -178,15 +178,15 @@ def test_a_gpu_provider_that_falls_back_to_cpu_gets_cpu_lanes(
 ) -> None:
     """onnxruntime-gpu lists CUDA even where no GPU can run it; the sessions then run on the
     CPU, and the automatic choice is made again for the CPU (an explicit one is kept)."""
-    import edgeinfer.detect.lanes as lanes_module
+    import edgeinfer.detect.runtime as runtime_module
     from edgeinfer.detect.runtime import available_providers
 
     if "CUDAExecutionProvider" in available_providers():
         pytest.skip("a real CUDA provider is installed here: nothing falls back")
     d = tmp_path / "models"
     threshold_model(d, "fire_t", "fire", ("B7",), threshold=0.5, product="landsat")
-    monkeypatch.setattr(
-        lanes_module,
+    monkeypatch.setattr(  # what the lanes are planned for; the sessions still fall back
+        runtime_module,
         "available_providers",
         lambda: ("CUDAExecutionProvider", "CPUExecutionProvider"),
     )

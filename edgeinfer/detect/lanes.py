@@ -31,12 +31,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from edgeinfer.detect.metadata import ModelInfo
-from edgeinfer.detect.runtime import (
-    Detector,
-    RuntimeOptions,
-    available_providers,
-    requested_providers,
-)
+from edgeinfer.detect.runtime import Detector, RuntimeOptions, gpu_requested
 from edgeinfer.errors import ConfigError
 from edgeinfer.scene.types import Tile
 
@@ -85,9 +80,7 @@ def build_lanes(
     Planned for the provider asked for; if a GPU provider was planned for (one lane) but the
     sessions fell back to the CPU (onnxruntime-gpu lists CUDA on a machine without a usable
     GPU), the automatic choice is made again for the CPU."""
-    asked_gpu = requested_providers(options.provider, available_providers())[0] != (
-        "CPUExecutionProvider"
-    )
+    asked_gpu = gpu_requested(options.provider)
 
     def crew(per: int | None, announce: bool) -> dict[str, Detector]:
         lane = dataclasses.replace(options, intra_op_threads=per)

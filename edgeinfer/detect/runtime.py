@@ -135,12 +135,24 @@ def available_providers() -> tuple[str, ...]:
     return tuple(import_onnxruntime().get_available_providers())
 
 
-def requested_providers(provider: str, available: Sequence[str]) -> list[str]:
-    """onnxruntime provider names to ask for, in order, keeping those ``available``."""
+def _chain(provider: str, available: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``provider``'s onnxruntime names in order, and those of them ``available``."""
     if provider not in PROVIDERS:
         raise unknown_name("provider", provider, PROVIDERS)
     chain = [_ORT_NAMES[p] for p in _CHAINS[provider]]
-    usable = [p for p in chain if p in available]
+    return chain, [p for p in chain if p in available]
+
+
+def gpu_requested(provider: str) -> bool:
+    """Whether ``provider`` resolves to a GPU provider with this onnxruntime. Logs nothing:
+    a fallback is logged when the sessions are created."""
+    usable = _chain(provider, available_providers())[1]
+    return bool(usable) and usable[0] != "CPUExecutionProvider"
+
+
+def requested_providers(provider: str, available: Sequence[str]) -> list[str]:
+    """onnxruntime provider names to ask for, in order, keeping those ``available``."""
+    chain, usable = _chain(provider, available)
     if provider != "auto" and chain[0] not in available:
         logger.warning(
             "provider %s requested but this onnxruntime offers only %s; falling back to %s "

@@ -40,7 +40,7 @@ from edgeinfer.detect import (
 )
 from edgeinfer.detect.lanes import ordered_parallel, plan_lanes
 from edgeinfer.detect.pipeline import cloud_fraction
-from edgeinfer.detect.runtime import DetectorOutput, available_providers, requested_providers
+from edgeinfer.detect.runtime import DetectorOutput, gpu_requested
 from edgeinfer.errors import EdgeInferError, ModelError
 from edgeinfer.node.costs import CostModel
 from edgeinfer.node.settings import DetectionSettings, SceneRef
@@ -83,11 +83,10 @@ class InferenceEngine:
         self.detection = detection
         self.cost = cost
         self._registry = ModelRegistry(detection.models_dir)
-        on_gpu = requested_providers(detection.provider, available_providers())[0] != (
-            "CPUExecutionProvider"
-        )
         #: lanes and each lane's intra-op threads (one lane: ``detection.threads``)
-        self.lanes, self.threads_per_lane = plan_lanes(detection.threads, detection.lanes, on_gpu)
+        self.lanes, self.threads_per_lane = plan_lanes(
+            detection.threads, detection.lanes, gpu_requested(detection.provider)
+        )
         self._options = RuntimeOptions(
             provider=detection.provider,
             intra_op_threads=self.threads_per_lane,
