@@ -431,8 +431,10 @@ def test_the_picker_keeps_the_best_and_cuts_only_what_it_keeps() -> None:
 # -- lanes: an actor with more than one thread runs the detectors of several batches at once
 
 
-def _lanes_engine(threads: int, lanes: int | None = None) -> InferenceEngine:
-    detection = DetectionSettings(detectors=("cloud", "fire", "ship"), threads=threads, lanes=lanes)
+def _lanes_engine(threads: int, lanes: int | None = None, provider: str = "cpu") -> InferenceEngine:
+    detection = DetectionSettings(
+        detectors=("cloud", "fire", "ship"), threads=threads, lanes=lanes, provider=provider
+    )
     return InferenceEngine(detection, CostModel(get_accelerator("jetson_orin_nano")))
 
 
@@ -482,6 +484,40 @@ def test_lanes_raise_exactly_what_one_lane_raises(
     assert sum(c.tiles_run for c in copies) > 0
     assert len(ran["ship_optical"]) > 1
     eng.close()
+
+
+def test_a_gpu_that_falls_back_to_the_cpu_gets_cpu_lanes(
+    s2_ref: SceneRef, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """onnxruntime-gpu lists CUDA even where no GPU can run it: the actor plans one lane for
+    the GPU, its first session falls back to the CPU, and the automatic choice is made again
+    for the CPU before any tile runs (an explicit ``lanes`` is kept), as ``edgeinfer detect``
+    does."""
+    import edgeinfer.detect.runtime as runtime_module
+
+    if "CUDAExecutionProvider" in runtime_module.available_providers():
+        pytest.skip("a real CUDA provider is installed here: nothing falls back")
+    monkeypatch.setattr(  # what the lanes are planned for; the sessions still fall back
+        runtime_module,
+        "available_providers",
+        lambda: ("CUDAExecutionProvider", "CPUExecutionProvider"),
+    )
+    auto = _lanes_engine(2, provider="cuda")
+    assert (auto.lanes, auto.threads_per_lane) == (1, 2)  # planned for the GPU
+    prepared = auto.prepare(s2_ref)
+    assert set(auto.providers().values()) == {"cpu"}
+    assert (auto.lanes, auto.threads_per_lane) == (2, 1)
+    assert auto.options.intra_op_threads == 1 and auto.solo_options.intra_op_threads == 2
+    tiles = [t for t in auto.tiles(prepared) if t.valid.any()][:4]
+    batches = [(k, tiles[k : k + 2]) for k in range(0, 4, 2)]
+    got = list(auto.detect_in_lanes(prepared, batches, lambda g: g))
+    assert all(len(c) == 1 for c in auto._copies.values()) and auto._copies  # lane 2 ran
+    assert [a for _, a, _ in got] == [auto.detect_each(prepared, t)[0] for _, t in batches]
+    auto.close()
+    fixed = _lanes_engine(2, lanes=1, provider="cuda")
+    fixed.prepare(s2_ref)
+    assert (fixed.lanes, fixed.threads_per_lane) == (1, 2)
+    fixed.close()
 
 
 def test_a_satellite_with_its_own_model_runs_in_one_lane(s2_ref: SceneRef) -> None:

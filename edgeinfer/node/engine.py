@@ -16,7 +16,8 @@ lanes' outputs in the calling thread (georeferencing goes through GDAL), in the 
 order, so the satellite keeps them exactly as it would one lane's; at flush,
 :meth:`InferenceEngine.detect_each` spreads a chunk's batches over the lanes the same way. A
 satellite that runs its own version of a model (an accepted update, a fault-guarded copy)
-uses one lane, with all the threads (:attr:`InferenceEngine.solo_options`).
+uses one lane, with all the threads (:attr:`InferenceEngine.solo_options`). Lanes planned
+for a GPU (one) are planned again for the CPU when the first session falls back to it.
 """
 
 from __future__ import annotations
@@ -93,6 +94,8 @@ class InferenceEngine:
             require_signature=detection.require_signature,
             trusted_keys=detection.trusted_keys,
         )
+        # planned for a GPU that may not be usable here: checked at the first session
+        self._check_fallback = detection.lanes is None and gpu_requested(detection.provider)
         self._runners: dict[str, Detector] = {}
         self._copies: dict[str, list[Detector]] = {}  # model -> its runners in lanes 2..n
         self._scenes: dict[str, PreparedScene] = {}
@@ -115,11 +118,7 @@ class InferenceEngine:
                 skipped[name] = str(exc)
                 logger.debug("scene %s: no %s detector (%s)", ref.key, name, exc)
                 continue
-            runner = self._runners.get(info.name)
-            if runner is None:
-                runner = Detector(info, self._options, d.batch_size)
-                self._runners[info.name] = runner
-            chosen[name] = runner
+            chosen[name] = self._runner_for(info)
         cloud = chosen.pop("cloud", None)
         used = [*([cloud] if cloud else []), *chosen.values()]
         bands = tuple(b for b in scene.band_names if any(b in r.info.bands for r in used))
@@ -156,12 +155,30 @@ class InferenceEngine:
     def runner(self, name: str) -> Detector:
         """The process's detector of model ``name`` (loaded on first use)."""
         found = self._runners.get(name)
-        if found is None:
-            found = Detector(
-                self._registry.get_model(name), self._options, self.detection.batch_size
-            )
-            self._runners[name] = found
-        return found
+        return found if found is not None else self._runner_for(self._registry.get_model(name))
+
+    def _runner_for(self, info: ModelInfo) -> Detector:
+        """The process's detector of ``info`` (loaded on first use). The first session
+        loaded checks the lanes' plan: where a GPU provider was planned for (one lane) but
+        the session fell back to the CPU (onnxruntime-gpu lists CUDA on a machine without a
+        usable GPU), the automatic choice is made again for the CPU, as
+        :func:`edgeinfer.detect.lanes.build_lanes` does for ``edgeinfer detect``."""
+        found = self._runners.get(info.name)
+        if found is not None:
+            return found
+        runner = Detector(info, self._options, self.detection.batch_size)
+        if self._check_fallback:
+            self._check_fallback = False
+            plan = plan_lanes(self.detection.threads, None, False)
+            if runner.provider == "cpu" and plan != (self.lanes, self.threads_per_lane):
+                self.lanes, self.threads_per_lane = plan
+                self._options = dataclasses.replace(
+                    self._options, intra_op_threads=self.threads_per_lane
+                )
+                # the fallback was logged by the first try
+                runner = Detector(info, self._options, self.detection.batch_size, announce=False)
+        self._runners[info.name] = runner
+        return runner
 
     def model_info(self, name: str) -> ModelInfo | None:
         """The installed model called ``name``, or None when the models folder has none."""
