@@ -115,6 +115,49 @@ def test_loud_upsets_fail_and_reload_on_error_repairs_them(thr: Path) -> None:
     assert _cls(healing) == [[0, 0, 1, 1]] and healing.stats.scrubs == 1
 
 
+@pytest.mark.parametrize("tmr", [False, True])
+def test_one_call_in_parts_is_one_call(thr: Path, tmr: bool) -> None:
+    """Inside ``one_call`` several runs count as one inference: one check before it, and a copy
+    that fails counts one failure and votes "no detection" in the later parts (a single call
+    does not reload it halfway either); outside, each run is its own inference."""
+    info = load_model_info(thr)
+    axes = next(
+        s for s in FaultedDetector(info, CPU, seu=None).weight_memory().spans if s.name == "axes"
+    )
+    bad_axis = 8 * axes.offset_bytes + 3  # loud: the copy fails to run
+    m = Mitigations(tmr=tmr, reload_on_error=True)
+    tiles = [make_tile(X) for _ in range(4)]
+    failed, good = [[0, 0, 0, 0]], [[0, 0, 1, 1]]
+
+    def guard() -> FaultedDetector:
+        fd = FaultedDetector(info, CPU, seu=None, mitigations=m)
+        fd.inject([bad_axis])
+        return fd
+
+    def counts(fd: FaultedDetector) -> dict[str, float | int]:
+        return {k: v for k, v in fd.stats.as_dict().items() if not k.endswith("_s")}
+
+    whole = guard()
+    want = [o.cls.tolist() for o in whole.run(tiles)]
+    assert want == [good if tmr else failed] * 4 and whole.stats.failures == 1
+    parts = guard()
+    with parts.one_call():
+        got = [o.cls.tolist() for k in (0, 2) for o in parts.run(tiles[k : k + 2])]
+    assert got == want and counts(parts) == counts(whole)
+    apart = guard()  # two inferences: the failed copy is reloaded in between
+    got = [o.cls.tolist() for k in (0, 2) for o in apart.run(tiles[k : k + 2])]
+    assert apart.stats.failures == 1
+    assert apart.stats.faulted_tile_runs == 2 < whole.stats.faulted_tile_runs == 4
+    assert got == [good] * 4 if tmr else got == [failed, failed, good, good]
+    scrubbed = FaultedDetector(info, CPU, seu=None, mitigations=Mitigations(scrub=True))
+    with scrubbed.one_call():
+        for k in range(4):
+            scrubbed.run(tiles[k : k + 1])
+    assert scrubbed.stats.checks == 1
+    with scrubbed.one_call(), pytest.raises(ConfigError, match="already open"):
+        scrubbed.one_call().__enter__()
+
+
 def _padded_model(path: Path, pad: int) -> Path:
     """A contract model that also pads its input by ``pad`` px (confidence += 0 * max of the
     padded tensor), so an upset in the pads initializer changes how much memory it needs."""

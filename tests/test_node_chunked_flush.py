@@ -243,13 +243,17 @@ def test_a_failure_at_capture_is_left_to_the_flush(
     assert len(spy.reads) == failed[0] >= 1
 
 
-def test_chunks_bound_the_memory_of_a_flush(engine: InferenceEngine, s2_ref: SceneRef) -> None:
+@pytest.mark.parametrize("tmr", [False, True])
+def test_chunks_bound_the_memory_of_a_flush(
+    engine: InferenceEngine, s2_ref: SceneRef, tmr: bool
+) -> None:
     """Peak memory traced during the flush of 7 clear tiles (none cached): each tile in
     memory costs its 7 float32 bands (7 MiB) and two detectors' outputs (1.25 MiB each), so
-    the peak follows the chunk, not the capture (measured here: 19, 30 and 58 MiB)."""
+    the peak follows the chunk, not the capture (measured for chunks of 1, 2 and all 7: 14, 22
+    and 78 MiB; with TMR, whose three copies' outputs are voted, 14, 22 and 62 MiB)."""
     peaks = {}
     for chunk in (None, 1, 2):
-        node = _node(engine, s2_ref, chunk, cached_tiles=0)
+        node = _node(engine, s2_ref, chunk, cached_tiles=0, hazards=HazardSettings(tmr=tmr))
         node.capture("s2_coast", 100.0)
         tracemalloc.start()
         node.finish(DURATION_S)
@@ -295,27 +299,39 @@ def test_a_failing_chunk_fails_the_capture_as_one_call_did(
     assert [f["stage"] for f in failures] == ["detect"] and "simulated" in failures[0]["error"]
 
 
-def test_guarded_weights_keep_one_call_per_capture(
-    engine: InferenceEngine, s2_ref: SceneRef, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "hazards",
+    [
+        HazardSettings(tmr=True),
+        HazardSettings(seu_rate_factor=3e3, seu_targets=("weights",), scrubbing=True, tmr=True),
+    ],
+    ids=["tmr", "upsets-scrubbing-tmr"],
+)
+def test_guarded_weights_run_in_chunks_as_one_call(
+    engine: InferenceEngine,
+    s2_ref: SceneRef,
+    monkeypatch: pytest.MonkeyPatch,
+    hazards: HazardSettings,
 ) -> None:
-    """TMR checks and votes the weights once per detector call: the node keeps one call per
-    capture there (the weight counters then match the unchunked node's)."""
-    calls: list[int] = []
-    detect_each = engine.detect_each
-
-    def spy(prepared: Any, tiles: Any, pick: Any = None) -> Any:
-        calls.append(len(tiles))
-        return detect_each(prepared, tiles, pick)
-
-    monkeypatch.setattr(engine, "detect_each", spy)
-    node = _node(engine, s2_ref, ahead=None, hazards=HazardSettings(tmr=True))
-    assert node.detections.chunk_tiles is None and not node.detections.at_capture
-    found = _mission(node)
-    assert calls == [found["counters"]["tiles_inferred"]] and found["hazards"]["tmr_votes"] > 0
-    plain = _node(engine, s2_ref, ahead=None)
-    assert plain.detections.chunk_tiles == chunk_tiles(engine.detection.batch_size) == 8
-    assert plain.detections.at_capture
-    plain.close()
+    """With TMR or weight upsets the flush runs in chunks too (memory that does not grow with
+    the capture) inside the guards' ``one_call``: the weights are checked, and the copies
+    voted, as in one call per capture, so the packets, counters and weight counters are the
+    unchunked node's."""
+    reads = _Reads(engine, monkeypatch)
+    whole = _mission(_node(engine, s2_ref, None, ahead=None, hazards=hazards))
+    one = list(reads.calls)
+    reads.calls.clear()
+    default = _node(engine, s2_ref, ahead=None, hazards=hazards)
+    assert default.detections.chunk_tiles == chunk_tiles(engine.detection.batch_size) == 8
+    assert not default.detections.at_capture
+    default.close()
+    chunked = _mission(_node(engine, s2_ref, 2, ahead=None, hazards=hazards))  # 7 tiles: 4 chunks
+    assert one == [whole["counters"]["tiles_inferred"]] and one[0] > 2
+    assert max(reads.calls) <= 2 and sum(reads.calls) == one[0]
+    assert chunked == whole and whole["hazards"]["tmr_votes"] > 0
+    if hazards.seu_rate_factor:
+        h = whole["hazards"]
+        assert h["seu_weight_upsets"] > 0 and h["scrubs"] > 0 and h["weight_checks"] > 0
 
 
 # -- the chip ranking across chunks (no models) ------------------------------------------------

@@ -31,12 +31,12 @@ their sizing, in a :class:`~edgeinfer.faults.sandbox.Sandbox` child process.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,10 +44,19 @@ import numpy.typing as npt
 from edgeinfer.detect.metadata import ModelInfo
 from edgeinfer.detect.runtime import Detector, DetectorOutput, RuntimeOptions
 from edgeinfer.errors import ConfigError, ModelError
+from edgeinfer.faults.mitigations import FaultStats, Mitigations, majority_vote
 from edgeinfer.faults.sandbox import Sandbox
 from edgeinfer.faults.seu import SECONDS_PER_DAY, SEUModel
-from edgeinfer.faults.weights import CHECKSUMS, WeightMemory, largest_tensor_bytes
+from edgeinfer.faults.weights import WeightMemory, largest_tensor_bytes
 from edgeinfer.scene.types import Tile
+
+__all__ = [
+    "DEFAULT_MEMORY_LIMIT_MB",
+    "FaultStats",
+    "FaultedDetector",
+    "Mitigations",
+    "majority_vote",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -56,82 +65,12 @@ logger = logging.getLogger(__name__)
 DEFAULT_MEMORY_LIMIT_MB = 2048
 
 
-@dataclass(frozen=True)
-class Mitigations:
-    """Which weight mitigations run. ``scrub_interval_s`` 0 = check before every inference."""
-
-    scrub: bool = False
-    scrub_interval_s: float = 0.0
-    checksum: str = "sha256"
-    tmr: bool = False
-    reload_on_error: bool = False
-
-    def __post_init__(self) -> None:
-        if not self.scrub_interval_s >= 0:
-            raise ConfigError(f"scrub_interval_s = {self.scrub_interval_s!r}: expected >= 0")
-        if self.checksum not in CHECKSUMS:
-            raise ConfigError(
-                f"checksum = {self.checksum!r}: expected one of {', '.join(CHECKSUMS)}"
-            )
-
-    @classmethod
-    def coerce(cls, value: Mitigations | Mapping[str, Any] | None) -> Mitigations:
-        if value is None:
-            return cls()
-        if isinstance(value, Mitigations):
-            return value
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(value) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown mitigation {unknown[0]!r}; known: {', '.join(sorted(known))}"
-            )
-        return cls(**dict(value))
-
-    @property
-    def copies(self) -> int:
-        return 3 if self.tmr else 1
-
-
 @dataclass
-class FaultStats:
-    """What happened to one model's weights (cumulative)."""
+class _Call:
+    """The state of :meth:`FaultedDetector.one_call`: checked yet, copies failed in it."""
 
-    upset_events: int = 0
-    bits_flipped: int = 0
-    checks: int = 0
-    scrubs: int = 0
-    check_s: float = 0.0
-    sessions_built: int = 0
-    build_s: float = 0.0
-    failures: int = 0
-    copy_tile_runs: int = 0
-    faulted_tile_runs: int = 0
-    vote_s: float = 0.0
-
-    def add(self, other: FaultStats) -> None:
-        for f in dataclasses.fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
-
-    def as_dict(self) -> dict[str, float | int]:
-        return dataclasses.asdict(self)
-
-
-def majority_vote(
-    outputs: Sequence[DetectorOutput | None], shape: tuple[int, int], tile_id: str
-) -> DetectorOutput:
-    """Per-pixel vote of three outputs: the median of the three class values (the majority
-    when two agree) and of the three confidences; a missing output votes 0."""
-    if len(outputs) != 3:
-        raise ConfigError(f"a majority vote needs 3 outputs, got {len(outputs)}")
-    cls = [o.cls if o is not None else np.zeros(shape, np.uint8) for o in outputs]
-    conf = [o.confidence if o is not None else np.zeros(shape, np.float32) for o in outputs]
-    return DetectorOutput(tile_id, _median3(*cls), _median3(*conf))
-
-
-def _median3(a: npt.NDArray[Any], b: npt.NDArray[Any], c: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    median: npt.NDArray[Any] = np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
-    return median
+    checked: bool = False
+    failed: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -193,6 +132,7 @@ class FaultedDetector:
         self._next_check_s = start_s + m.scrub_interval_s if periodic else float("inf")
         self.inference_s = 0.0
         self.tiles_run = 0
+        self._call: _Call | None = None  # inside one_call()
 
     def _golden_bytes(self) -> bytes:
         if self.options.require_signature:
@@ -360,6 +300,23 @@ class FaultedDetector:
             c.detector, c.broken, c.dirty = None, False, False
             c.stats.scrubs += 1
 
+    @contextlib.contextmanager
+    def one_call(self) -> Iterator[None]:
+        """The :meth:`run` calls inside count as one inference over all their tiles, so that a
+        caller can run a large set of tiles in chunks (a satellite's flush: memory that does
+        not grow with the capture) with the result of one call: the check before an
+        inference (scrubbing with ``scrub_interval_s`` 0) runs once, at the first call, and a
+        copy that fails in one call counts one failure and votes "no detection" in every
+        later call. The one difference from a single call: the calls before a copy's failure
+        keep that copy's outputs (one call over all the tiles would have lost them too)."""
+        if self._call is not None:
+            raise ConfigError(f"model {self.info.name}: one_call() is already open")
+        self._call = _Call()
+        try:
+            yield
+        finally:
+            self._call = None
+
     def run(
         self, tiles: Sequence[Tile], clean: Sequence[DetectorOutput] | None = None
     ) -> list[DetectorOutput]:
@@ -367,12 +324,20 @@ class FaultedDetector:
         all-zero output: no detections). ``clean``: the golden model's outputs for these
         tiles if the caller has them (a campaign's cache); a copy whose weights are golden
         then reuses them instead of running again (same result, no compute)."""
-        if self.mitigations.scrub and self.mitigations.scrub_interval_s == 0:
-            self.scrub()
+        call = self._call
+        if call is None or not call.checked:
+            if self.mitigations.scrub and self.mitigations.scrub_interval_s == 0:
+                self.scrub()
+            if call is not None:
+                call.checked = True
         per_copy: list[list[DetectorOutput | None]] = []
-        for c in self._copies:
-            self._refresh(c)
+        for k, c in enumerate(self._copies):
             c.stats.copy_tile_runs += len(tiles)
+            if call is not None and k in call.failed:  # as one call: its tiles too
+                c.stats.faulted_tile_runs += len(tiles)
+                per_copy.append([None] * len(tiles))
+                continue
+            self._refresh(c)
             if c.memory.is_golden():
                 if clean is not None:
                     per_copy.append(list(clean))
@@ -384,6 +349,8 @@ class FaultedDetector:
             outs = self._run_upset(c, tiles) if tiles else []
             if outs is None:
                 self._failed(c)
+                if call is not None:
+                    call.failed.add(k)
                 per_copy.append([None] * len(tiles))
             else:
                 per_copy.append(list(outs))

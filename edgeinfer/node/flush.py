@@ -35,12 +35,14 @@ What a group keeps from chunk to chunk is small (edgeinfer.node.found):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import operator
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from edgeinfer.errors import EdgeInferError
+from edgeinfer.faults import FaultedDetector
 from edgeinfer.node.backlog import Job
 from edgeinfer.node.engine import InferenceEngine, Pick, PreparedScene
 from edgeinfer.node.found import Ahead, FoundAlerts, detections_by_tile, tile_chips
@@ -68,9 +70,11 @@ class Detections:
     """One satellite's detector runs on its tiles (see the module docstring).
 
     ``chunk_tiles``: tiles per detector call at flush (None: a capture's completed tiles in
-    one call, kept with guarded weights: the weight guard checks the weights once per call).
-    ``at_capture``: whether clear tiles are detected at capture. ``release(job)``: the
-    node's, called once a job's tile may go.
+    one call). With guarded weights the chunks of one capture run inside the guards'
+    :meth:`~edgeinfer.faults.FaultedDetector.one_call`, so the weights are checked, and a
+    failing copy counted, once per capture as one call would. ``at_capture``: whether clear
+    tiles are detected at capture. ``release(job)``: the node's, called once a job's tile may
+    go.
     """
 
     def __init__(
@@ -84,9 +88,7 @@ class Detections:
         self.engine = engine
         self.hazards = hazards
         self.downlink = settings.downlink
-        self.chunk_tiles: int | None = (
-            None if h.guarded_weights else chunk_tiles(settings.detection.batch_size)
-        )
+        self.chunk_tiles: int | None = chunk_tiles(settings.detection.batch_size)
         self.at_capture = not (h.guarded_weights or h.upsets("tiles")) and (
             b.on_refusal == "defer" and b.max_defer_s is None
         )
@@ -125,6 +127,14 @@ class Detections:
     def run(self, prepared: PreparedScene, jobs: Done, pick: Pick) -> tuple[FoundAlerts, float]:
         """The alerts of one capture's completed ``jobs`` (in one call's order) and the
         measured seconds; raises the first error one call over all of them would raise."""
+        with contextlib.ExitStack() as one_call:
+            for g in prepared.detectors.values():
+                guard = pick(g)
+                if isinstance(guard, FaultedDetector):
+                    one_call.enter_context(guard.one_call())
+            return self._run(prepared, jobs, pick)
+
+    def _run(self, prepared: PreparedScene, jobs: Done, pick: Pick) -> tuple[FoundAlerts, float]:
         step = self.chunk_tiles or len(jobs)
         found = FoundAlerts(len(prepared.detectors), self.downlink)
         runners: tuple[Any, ...] = ()
