@@ -143,3 +143,32 @@ def test_lanes_reach_the_nodes_and_a_bad_value_names_the_key() -> None:
     assert node_settings(load_mission(), 2, 0.0, None).detection.lanes is None  # auto
     with pytest.raises(ConfigError, match=r"lanes must be >= 1 or 'auto'"):
         load_mission(None, {"detection.lanes": 0})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "want"),
+    [
+        ({}, (2, 1)),
+        ({"faults.tmr": True}, (1, 2)),
+        ({"faults.seu_rate_factor": 10.0, "faults.seu_targets": ["weights"]}, (1, 2)),
+        ({"faults.seu_rate_factor": 10.0, "faults.seu_targets": ["tiles"]}, (2, 1)),
+        ({"faults.tmr": True, "detection.lanes": 2}, (2, 1)),
+    ],
+)
+def test_guarded_weights_give_an_actor_one_lane_with_every_thread(
+    overrides: dict[str, object], want: tuple[int, int]
+) -> None:
+    """A satellite with guarded weights runs its detectors in one lane, on the process's golden
+    sessions: with ``lanes = "auto"`` they get all of the actor's threads (2 here), not one
+    lane's share; an explicit ``lanes`` is kept."""
+    from edgeinfer.budget import get_accelerator
+    from edgeinfer.mission.build import node_settings
+    from edgeinfer.mission.faultplan import mission_settings
+    from edgeinfer.node import CostModel, InferenceEngine
+
+    config = load_mission(None, overrides)
+    settings = mission_settings(node_settings(config, 2, 0.0, None), config)
+    engine = InferenceEngine(settings.detection, CostModel(get_accelerator("jetson_orin_nano")))
+    assert (engine.lanes, engine.threads_per_lane) == want
+    assert engine.options.intra_op_threads == want[1]
+    engine.close()

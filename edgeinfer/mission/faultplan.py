@@ -27,14 +27,20 @@ SPARE_RESTARTS = 1
 
 def mission_settings(settings: NodeSettings, config: MissionConfig) -> NodeSettings:
     """``settings`` with the mission's signature policy for installed models and its
-    hazards (faults, mitigations, keys for model updates)."""
+    hazards (faults, mitigations, keys for model updates); with guarded weights, ``lanes =
+    "auto"`` means one lane."""
     d = config.detection
+    hazards = hazard_settings(config)
     detection = replace(
         settings.detection,
         require_signature=d.require_signature,
         trusted_keys=tuple(d.trusted_keys),
     )
-    return replace(settings, detection=detection, hazards=hazard_settings(config))
+    if hazards.guarded_weights and detection.lanes is None:
+        # guarded detectors (TMR, weight upsets) run in one lane (edgeinfer.node.engine): the
+        # golden sessions they share get every thread of the actor, not one lane's share
+        detection = replace(detection, lanes=1)
+    return replace(settings, detection=detection, hazards=hazards)
 
 
 def hazard_settings(config: MissionConfig) -> HazardSettings:
