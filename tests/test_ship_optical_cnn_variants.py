@@ -28,9 +28,11 @@ def test_cv_options_reach_cross_validate(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
     monkeypatch.setattr(script, "cross_validate", fake_cv)
     argv = ["cv", "--data", str(tmp_path), "--keep", str(tmp_path / "folds")]
-    assert script.main([*argv, "--widths", "16,32,64,128", "--steps", "2000"]) == 0
+    assert (
+        script.main([*argv, "--widths", "16,32,64,128", "--steps", "2000", "--glint", "0.1"]) == 0
+    )
     assert script.main(argv) == 0
-    (data, models, steps, folds, keep, widths), defaults = calls
+    (data, models, steps, folds, keep, widths, glint), defaults = calls
     assert (data, models, steps, folds, keep) == (
         tmp_path,
         Path("models"),
@@ -38,8 +40,8 @@ def test_cv_options_reach_cross_validate(monkeypatch: pytest.MonkeyPatch, tmp_pa
         None,
         tmp_path / "folds",
     )
-    assert widths == B_WIDTHS
-    assert defaults[2] == script.STEPS and defaults[5] == script.WIDTHS
+    assert widths == B_WIDTHS and glint == 0.1
+    assert defaults[2] == script.STEPS and defaults[5] == script.WIDTHS and defaults[6] == 0.0
 
 
 def test_train_options_reach_train(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -54,14 +56,34 @@ def test_train_options_reach_train(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     out = tmp_path / "w.npz"
     argv = ["train", "--data", str(tmp_path), "--out", str(out), "--widths", "8,16,32,64"]
     assert script.main([*argv, "--steps", "7"]) == 0
-    ((_, items, target, name, steps, widths),) = calls
-    assert (items, target, name, steps, widths) == (
+    ((_, items, target, name, steps, widths, glint),) = calls
+    assert (items, target, name, steps, widths, glint) == (
         ["a", "b"],
         out,
         tmp_path.name,
         7,
         (8, 16, 32, 64),
+        0.0,
     )
+
+
+def test_glint_is_a_nearly_flat_offset_on_every_band() -> None:
+    """Sun glint (``--glint``): the same offset on every pixel of a band, between 0 and the
+    largest asked for times the spectral spread, and nearly flat across the bands."""
+    rng = np.random.default_rng(1)
+    x = np.full((5, 8, 8), 0.02, np.float32)
+    offsets = []
+    for _ in range(200):
+        out = script.add_glint(x, rng, 0.1)
+        assert out.dtype == np.float32 and out.shape == x.shape
+        d = out - x
+        assert np.allclose(d, d[:, :1, :1], atol=1e-7)  # uniform within each band
+        offsets.append(d[:, 0, 0])
+    o = np.array(offsets)
+    lo, hi = script.GLINT_SPECTRAL
+    assert o.min() >= 0.0 and o.max() <= 0.1 * hi + 1e-6 and o.max() > 0.09
+    nonzero = o[o.min(axis=1) > 1e-3]
+    assert (nonzero.max(axis=1) / nonzero.min(axis=1)).max() <= hi / lo + 1e-4
 
 
 @pytest.mark.parametrize("text", ["16", "16,x,64", "16,0,64", ""])

@@ -76,6 +76,8 @@ LN_CENTRE = float(np.log(0.3))
 LN_SCALE = 1.5
 GAIN_LOG10 = (-0.9, 0.3)  # common gain 0.13x-2x (6.5 = 65535 / 10000 inside)
 BAND_GAIN_LOG10 = 0.05  # per-band gain 0.89x-1.12x
+P_GLINT = 0.5  # share of crops given a sun-glint offset when --glint > 0 (add_glint)
+GLINT_SPECTRAL = (0.8, 1.2)  # per-band factor of the glint offset
 PROBABILITY = 0.5
 MIN_PIXELS = 2
 # Windows sorted by name, fold = index % 3 (13-47 ships per fold).
@@ -130,8 +132,10 @@ def fixed_log(x: Any, valid: Any) -> Any:
 Batch = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]
 
 
-def crops(chips: list[Chip], rng: np.random.Generator, batch: int) -> Batch:
-    """A batch of augmented (x, valid, target) crops, ``CROP`` px square."""
+def crops(chips: list[Chip], rng: np.random.Generator, batch: int, glint: float = 0.0) -> Batch:
+    """A batch of augmented (x, valid, target) crops, ``CROP`` px square. ``glint`` > 0: with
+    probability ``P_GLINT`` a crop gets a sun-glint offset on every band before the gains
+    (:func:`add_glint`); 0 draws nothing (the committed weights' random stream)."""
     xs, vs, ys = [], [], []
     for _ in range(batch):
         x, valid, y = chips[int(rng.integers(len(chips)))]
@@ -153,6 +157,8 @@ def crops(chips: list[Chip], rng: np.random.Generator, batch: int) -> Batch:
         xc[:, :ph, :pw] = part
         vc[:ph, :pw] = valid[r0 : r0 + CROP, c0 : c0 + CROP]
         yc[:ph, :pw] = y[r0 : r0 + CROP, c0 : c0 + CROP]
+        if glint > 0 and rng.random() < P_GLINT:
+            xc = add_glint(xc, rng, glint)
         gain = 10 ** (
             rng.uniform(*GAIN_LOG10)
             + rng.uniform(-BAND_GAIN_LOG10, BAND_GAIN_LOG10, (x.shape[0], 1, 1))
@@ -166,6 +172,19 @@ def crops(chips: list[Chip], rng: np.random.Generator, batch: int) -> Batch:
     return out[0], out[1], out[2]
 
 
+def add_glint(
+    x: npt.NDArray[np.float32], rng: np.random.Generator, most: float
+) -> npt.NDArray[np.float32]:
+    """``x`` (bands, h, w, reflectance) plus a sun-glint offset ``g * s_b``: ``g`` uniform in
+    [0, ``most``], ``s_b`` in ``GLINT_SPECTRAL`` per band. Glint is specular reflection,
+    nearly flat from the visible to the SWIR (Kay, Hedley & Lavender 2009, Remote Sensing 1,
+    697-730); the per-band spread stands for the residuals of atmospheric correction. Over
+    land the same offset is a haze (path radiance) error."""
+    g = rng.uniform(0.0, most)
+    s = rng.uniform(*GLINT_SPECTRAL, (x.shape[0], 1, 1))
+    return (x + np.float32(g) * s.astype(np.float32)).astype(np.float32)
+
+
 def train(
     windows: dict[str, Chip],
     train_items: list[str],
@@ -173,9 +192,11 @@ def train(
     data_name: str,
     steps: int = STEPS,
     widths: tuple[int, ...] = WIDTHS,
+    glint: float = 0.0,
 ) -> dict[str, Any]:
-    """Train a U-Net of ``widths`` for ``steps`` on ``train_items`` of ``windows``; write
-    weights + provenance to ``out``."""
+    """Train a U-Net of ``widths`` for ``steps`` on ``train_items`` of ``windows`` (``glint``:
+    the largest glint offset of :func:`crops`, 0 = none); write weights + provenance to
+    ``out``."""
     import torch
 
     torch.set_num_threads(1)  # a 2-core machine shared with other jobs
@@ -189,7 +210,7 @@ def train(
     data = [windows[s] for s in train_items]
     start = time.monotonic()
     for step in range(steps):
-        x, v, y = (torch.from_numpy(a) for a in crops(data, rng, BATCH))
+        x, v, y = (torch.from_numpy(a) for a in crops(data, rng, BATCH, glint))
         loss = bce_dice_loss(net(x, v), y, v, pos_weight)
         opt.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
@@ -210,6 +231,11 @@ def train(
         "batch": BATCH,
         "crop_px": CROP,
         "widths": list(widths),
+        **(
+            {"glint": {"p": P_GLINT, "max": glint, "spectral": list(GLINT_SPECTRAL)}}
+            if glint
+            else {}
+        ),
         "input": {"floor": FLOOR, "ln_centre": LN_CENTRE, "ln_scale": LN_SCALE},
         "train_items": sorted(train_items),
         "held_out_items": sorted(set(windows) - set(train_items)),
@@ -282,6 +308,7 @@ def cross_validate(
     folds: list[int] | None = None,
     keep: Path | None = None,
     widths: tuple[int, ...] = WIDTHS,
+    glint: float = 0.0,
 ) -> dict[str, Any]:
     """Per fold (:data:`FOLDS`): train a U-Net of ``widths`` for ``steps`` on the other
     windows, score both models on the fold; with ``keep``, each fold's weights are kept there
@@ -291,6 +318,7 @@ def cross_validate(
         "split": SPLIT_RULE,
         "steps": steps,
         "widths": list(widths),
+        **({"glint": glint} if glint else {}),
         "folds": [],
     }
     for k in folds if folds is not None else range(len(FOLDS)):
@@ -299,7 +327,7 @@ def cross_validate(
         with tempfile.TemporaryDirectory() as tmp:
             weights = Path(tmp) / "weights.npz"
             start = time.monotonic()
-            train(windows, train_items, weights, data_dir.name, steps, widths)
+            train(windows, train_items, weights, data_dir.name, steps, widths, glint)
             seconds = time.monotonic() - start
             scores = score_fold(data_dir, weights, held, classical_dir, Path(tmp))
             if keep is not None:
@@ -341,6 +369,12 @@ def main(argv: list[str] | None = None) -> int:
         default=WIDTHS,
         help=f"U-Net channels per level, comma-separated (default {','.join(map(str, WIDTHS))})",
     )
+    parser.add_argument(
+        "--glint",
+        type=float,
+        default=0.0,
+        help="largest sun-glint offset (reflectance) added to half the crops (default 0: none)",
+    )
     parser.add_argument("--fold", type=int, action="append", help="cv: only these folds")
     parser.add_argument("--models", type=Path, default=Path("models"), help="has ship_optical")
     parser.add_argument("--out", type=Path, default=None, help="weights (train) or JSON (cv)")
@@ -352,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.mode == "cv":
         table = cross_validate(
-            args.data, args.models, args.steps, args.fold, args.keep, args.widths
+            args.data, args.models, args.steps, args.fold, args.keep, args.widths, args.glint
         )
         text = json.dumps(table, indent=2, sort_keys=True) + "\n"
         if args.out is not None:
@@ -365,7 +399,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     windows = load_windows(args.data)
     out = args.out or weights_path()
-    provenance = train(windows, sorted(windows), out, args.data.name, args.steps, args.widths)
+    provenance = train(
+        windows, sorted(windows), out, args.data.name, args.steps, args.widths, args.glint
+    )
     logger.info("trained on %d windows -> %s", len(provenance["train_items"]), out)
     return 0
 
