@@ -166,7 +166,7 @@ class RasterScene(Scene):
                 src = srcs[i]
                 dn = raw[j]
                 for fill in src.fill_dn:  # a few values: one comparison each beats np.isin
-                    ok &= dn != fill
+                    _clear_equal(ok, dn, fill)
                 if dn.dtype.kind in "fc":
                     ok &= np.isfinite(dn)
                 if saturated is not None and src.saturation_dn is not None:
@@ -228,6 +228,15 @@ def _calibrate_into(
     ok &= np.isfinite(dest)
 
 
+def _clear_equal(ok: BoolArray, dn: npt.NDArray[Any], value: Any) -> None:
+    """``ok &= dn != value``; for 0 in an integer band (the usual fill and nodata) in one pass
+    without a temporary array (``logical_and`` reads a nonzero integer as True)."""
+    if value == 0 and dn.dtype.kind in "iu":
+        np.logical_and(ok, dn, out=ok)
+    else:
+        ok &= dn != value
+
+
 def _dataset_mask(
     reader: Any,
     bidxs: list[int],
@@ -255,7 +264,7 @@ def _dataset_mask(
             and nodata is not None
             and float(nodata).is_integer()
         ):
-            ok &= raw[j] != raw.dtype.type(nodata)
+            _clear_equal(ok, raw[j], raw.dtype.type(nodata))
             continue
         if MaskFlags.per_dataset in flags:
             if per_dataset_done:
