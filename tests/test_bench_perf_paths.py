@@ -92,6 +92,59 @@ def test_iobinding_on_cpu_gives_the_plain_results(tmp_path: Path) -> None:
         assert b.cls.dtype == np.uint8 and b.confidence.dtype == np.float32
 
 
+def _valid_share_model(path: Path) -> Path:
+    """class 1 everywhere; confidence = the share of valid pixels in the tile, as the graph
+    sees its ``valid`` input (so a stale valid buffer shows)."""
+    import onnx
+    from onnx import TensorProto, helper
+    from test_detect_helpers import OPSET, metadata, write_model
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("ReduceMean", ["valid"], ["share"], axes=[2, 3], keepdims=1),
+            helper.make_node("Mul", ["valid", "zero"], ["zeros"]),
+            helper.make_node("Add", ["zeros", "share"], ["confidence"]),
+            helper.make_node("Greater", ["valid", "minus"], ["all"]),
+            helper.make_node("Cast", ["all"], ["class"], to=TensorProto.UINT8),
+        ],
+        "valid_share",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, "H", "W"]),
+            helper.make_tensor_value_info("valid", TensorProto.FLOAT, ["N", 1, "H", "W"]),
+        ],
+        [
+            helper.make_tensor_value_info("class", TensorProto.UINT8, ["N", 1, "H", "W"]),
+            helper.make_tensor_value_info("confidence", TensorProto.FLOAT, ["N", 1, "H", "W"]),
+        ],
+        [
+            helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+            helper.make_tensor("minus", TensorProto.FLOAT, [], [-1.0]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = helper.find_min_ir_version_for(list(model.opset_import))
+    onnx.checker.check_model(model)
+    return write_model(path, model, metadata("valid_share", "fire", ("B7",)))
+
+
+def test_the_model_sees_each_tiles_own_valid_mask(tmp_path: Path) -> None:
+    """Whole and partial tiles in every order through the reused batch buffers: the graph's
+    ``valid`` input is each tile's own mask (the buffer of a whole tile is not rewritten)."""
+    info = load_model_info(_valid_share_model(tmp_path / "v.onnx"))
+    rng = np.random.default_rng(5)
+    tiles = []
+    for i, partial in enumerate([0, 0, 1, 0, 0, 1, 1, 0, 0, 0, 1, 0, 0]):
+        valid = rng.uniform(size=(8, 8)) > (0.4 if partial else -1.0)
+        tiles.append(make_tile(rng.uniform(size=(1, 8, 8)), valid, tile_id=f"t{i}"))
+    detector = Detector(info, RuntimeOptions("cpu"), batch_size=2)
+    for start in range(0, len(tiles), 3):  # calls of 3 tiles: batches of 2 and 1
+        part = tiles[start : start + 3]
+        for tile, out in zip(part, detector.run(part), strict=True):
+            share = np.float32(tile.valid.mean())
+            np.testing.assert_allclose(out.confidence[tile.valid], share, rtol=1e-6)
+            assert (out.confidence[~tile.valid] == 0).all()
+
+
 def test_binding_device_choice_and_validation() -> None:
     auto = RuntimeOptions("auto")
     assert binding_device(auto, "cpu") is None  # auto: nothing to gain on CPU

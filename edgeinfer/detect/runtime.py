@@ -288,6 +288,7 @@ class Detector:
         self.tiles_run = 0
         self._x: npt.NDArray[np.float32] | None = None
         self._valid: npt.NDArray[np.float32] | None = None
+        self._ones: list[bool] = []  # per slot of ``_valid``: it holds all ones
         self._check_session()
         self._warned_units: set[str] = set()
         self._announce = announce
@@ -364,6 +365,7 @@ class Detector:
         if self._x is None or self._x.shape[0] < n or self._x.shape[1:] != shape[1:]:
             self._x = np.empty(shape, dtype=np.float32)
             self._valid = np.empty((shape[0], 1, h, w), dtype=np.float32)
+            self._ones = [False] * shape[0]
         assert self._valid is not None
         return self._x[:n], self._valid[:n]
 
@@ -375,8 +377,11 @@ class Detector:
         for k, tile in enumerate(tiles):
             # one copy straight into the batch buffer (no temporary from fancy indexing)
             np.take(tile.data, self._band_index(tile), axis=0, out=x[k], mode="clip")
-            np.copyto(valid[k, 0], tile.valid)
-            if not tile.valid.all():
+            whole = bool(tile.valid.all())
+            if not (whole and self._ones[k]):  # a slot of ones stays (most tiles)
+                np.copyto(valid[k, 0], tile.valid)
+                self._ones[k] = whole
+            if not whole:
                 partial.append(k)
         self.info.scaling.apply(x)
         for k in partial:  # invalid pixels carry 0 after scaling too (design.md)
