@@ -67,6 +67,15 @@ def test_train_options_reach_train(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     )
 
 
+@pytest.mark.parametrize("text", ["-0.1", "1.5", "lots", "nan"])
+def test_bad_glint_is_refused_naming_the_fix(text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        script.main(["cv", "--data", "d", "--glint", text])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--glint" in err and "reflectance in [0, 1)" in err
+
+
 def test_glint_is_a_nearly_flat_offset_on_every_band() -> None:
     """Sun glint (``--glint``): the same offset on every pixel of a band, between 0 and the
     largest asked for times the spectral spread, and nearly flat across the bands."""

@@ -7,6 +7,8 @@ development windows, and cross-validate it by window against the classical ``shi
         --data ../shared/data/ships_optical_sentinel2_sen2ships      # final model, all windows
     python -m edgeinfer.models_build.train.ship_optical_cnn cv --widths 16,32,64,128 \
         --steps 2000 --keep FOLDS/ --data ...   # a variant (depth = number of widths)
+    python -m edgeinfer.models_build.train.ship_optical_cnn cv --glint 0.10 \
+        --keep FOLDS/ --data ...                # with sun-glint offsets (add_glint)
 
 Input (the ONNX builder :mod:`edgeinfer.models_build.ship_optical_cnn` does the same): the
 five Sentinel-2 10 m bands B02, B03, B04, B08, B11 as reflectance (``edgeinfer eval ship``
@@ -358,6 +360,19 @@ def parse_widths(text: str) -> tuple[int, ...]:
     return widths
 
 
+def parse_glint(text: str) -> float:
+    """``--glint``: the largest glint offset, a reflectance in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a reflectance in [0, 1), e.g. 0.1 (0: no glint)"
+        )
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("mode", choices=("cv", "train"))
@@ -371,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--glint",
-        type=float,
+        type=parse_glint,
         default=0.0,
         help="largest sun-glint offset (reflectance) added to half the crops (default 0: none)",
     )
