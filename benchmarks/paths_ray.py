@@ -80,6 +80,14 @@ def _cpu_s(_self: Any) -> float:
     return time.process_time()
 
 
+def _session_s(self: Any) -> float:
+    """Wall seconds spent inside ``session.run`` by the group's detectors (every lane); with
+    one-thread sessions, about their CPU seconds."""
+    engine = self.engine
+    runners = [*engine._runners.values(), *(c for cs in engine._copies.values() for c in cs)]
+    return float(sum(r.inference_s for r in runners))
+
+
 def _counters(self: Any) -> dict[str, int]:
     total: dict[str, int] = {}
     for node in self.nodes.values():
@@ -131,11 +139,13 @@ def run_pipeline(
         )
         runs.run(0)  # the warm-up capture
         cpu0 = ray.get([h.__ray_call__.remote(_cpu_s) for h in groups])
+        session0 = ray.get([h.__ray_call__.remote(_session_s) for h in groups])
         before = ray.get([h.__ray_call__.remote(_counters) for h in groups])
         t0, driver0 = time.perf_counter(), time.process_time()
         runs.run(1)
         seconds, driver_cpu = time.perf_counter() - t0, time.process_time() - driver0
         cpu1 = ray.get([h.__ray_call__.remote(_cpu_s) for h in groups])
+        session1 = ray.get([h.__ray_call__.remote(_session_s) for h in groups])
         rss = ray.get([h.__ray_call__.remote(_peak_rss_mib) for h in groups])
         counts = ray.get([h.__ray_call__.remote(_counters) for h in groups])
     finally:
@@ -153,6 +163,11 @@ def run_pipeline(
             "actors": len(groups),
             "cpu_s_actors": round(float(sum(b - a for a, b in zip(cpu0, cpu1, strict=True))), 3),
             "cpu_s_driver": round(driver_cpu, 3),
+            # inside session.run (wall; one-thread sessions): the rest of cpu_s_actors is the
+            # pipeline's own work and Ray's threads in the actors
+            "session_run_s": round(
+                float(sum(b - a for a, b in zip(session0, session1, strict=True))), 3
+            ),
             "satellites_per_actor": placement.satellites_per_actor,
             "intra_op_threads": placement.threads,
             "peak_rss_mib_per_actor": [round(r, 1) for r in rss],

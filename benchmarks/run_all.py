@@ -229,9 +229,14 @@ def _show(result: Any) -> dict[str, Any]:
     d: dict[str, Any] = {"path": result.name, **result.as_dict(), "load_average": load_average()}
     cpu = f", CPU {d['cpu_s']:.1f} s" if d.get("cpu_s") is not None else ""
     alerts = f", {d['alerts']} alerts" if d.get("alerts") is not None else ""
+    inside = (
+        f" ({d['session_run_s']:.1f} s of it inside session.run)"
+        if d.get("session_run_s") is not None
+        else ""
+    )
     _log(
         f"   {d['path']}: {d['tiles']} tiles in {d['seconds']:.2f} s = "
-        f"{d['tiles_per_s']:.2f} tiles/s{cpu}{alerts}"
+        f"{d['tiles_per_s']:.2f} tiles/s{cpu}{inside}{alerts}"
     )
     return d
 
