@@ -67,6 +67,24 @@ def plan_lanes(
     return lanes, max(1, total // lanes)
 
 
+def fallback_plan(
+    threads: int | None,
+    lanes: int | None,
+    planned_for_gpu: bool,
+    providers: Iterable[str],
+    plan: tuple[int, int | None],
+) -> tuple[int, int | None] | None:
+    """The lanes to use instead of ``plan`` when it was the automatic choice for a GPU but
+    the sessions run on the CPU (``providers``, as :attr:`Detector.provider`; onnxruntime-gpu
+    lists CUDA on a machine without a usable GPU): the automatic choice for the CPU. None
+    keeps ``plan`` (it was for the CPU, ``lanes`` was explicit, a GPU runs, or nothing
+    changes)."""
+    if not planned_for_gpu or lanes is not None or any(p != "cpu" for p in providers):
+        return None
+    replanned = plan_lanes(threads, None, False)
+    return replanned if replanned != plan else None
+
+
 def build_lanes(
     models: dict[str, ModelInfo],
     options: RuntimeOptions,
@@ -88,11 +106,12 @@ def build_lanes(
 
     n, per = plan_lanes(threads, lanes, asked_gpu)
     first = crew(per, True)
-    if asked_gpu and lanes is None and all(r.provider == "cpu" for r in first.values()):
-        replanned = plan_lanes(threads, None, False)
-        if replanned != (n, per):
-            n, per = replanned
-            first = crew(per, False)  # the fallback was logged by the first try
+    replanned = fallback_plan(
+        threads, lanes, asked_gpu, (r.provider for r in first.values()), (n, per)
+    )
+    if replanned is not None:
+        n, per = replanned
+        first = crew(per, False)  # the fallback was logged by the first try
     return [first, *(crew(per, False) for _ in range(n - 1))], n, per
 
 

@@ -39,7 +39,7 @@ from edgeinfer.detect import (
     RuntimeOptions,
     objects_from_output,
 )
-from edgeinfer.detect.lanes import ordered_parallel, plan_lanes
+from edgeinfer.detect.lanes import fallback_plan, ordered_parallel, plan_lanes
 from edgeinfer.detect.pipeline import cloud_fraction
 from edgeinfer.detect.runtime import DetectorOutput, gpu_requested
 from edgeinfer.errors import EdgeInferError, ModelError
@@ -84,10 +84,9 @@ class InferenceEngine:
         self.detection = detection
         self.cost = cost
         self._registry = ModelRegistry(detection.models_dir)
+        on_gpu = gpu_requested(detection.provider)
         #: lanes and each lane's intra-op threads (one lane: ``detection.threads``)
-        self.lanes, self.threads_per_lane = plan_lanes(
-            detection.threads, detection.lanes, gpu_requested(detection.provider)
-        )
+        self.lanes, self.threads_per_lane = plan_lanes(detection.threads, detection.lanes, on_gpu)
         self._options = RuntimeOptions(
             provider=detection.provider,
             intra_op_threads=self.threads_per_lane,
@@ -95,7 +94,7 @@ class InferenceEngine:
             trusted_keys=detection.trusted_keys,
         )
         # planned for a GPU that may not be usable here: checked at the first session
-        self._check_fallback = detection.lanes is None and gpu_requested(detection.provider)
+        self._check_fallback = on_gpu
         self._runners: dict[str, Detector] = {}
         self._copies: dict[str, list[Detector]] = {}  # model -> its runners in lanes 2..n
         self._scenes: dict[str, PreparedScene] = {}
@@ -161,17 +160,19 @@ class InferenceEngine:
         """The process's detector of ``info`` (loaded on first use). The first session
         loaded checks the lanes' plan: where a GPU provider was planned for (one lane) but
         the session fell back to the CPU (onnxruntime-gpu lists CUDA on a machine without a
-        usable GPU), the automatic choice is made again for the CPU, as
-        :func:`edgeinfer.detect.lanes.build_lanes` does for ``edgeinfer detect``."""
+        usable GPU), the automatic choice is made again for the CPU
+        (:func:`~edgeinfer.detect.lanes.fallback_plan`, as ``edgeinfer detect`` does)."""
         found = self._runners.get(info.name)
         if found is not None:
             return found
         runner = Detector(info, self._options, self.detection.batch_size)
         if self._check_fallback:
             self._check_fallback = False
-            plan = plan_lanes(self.detection.threads, None, False)
-            if runner.provider == "cpu" and plan != (self.lanes, self.threads_per_lane):
-                self.lanes, self.threads_per_lane = plan
+            d = self.detection
+            plan = (self.lanes, self.threads_per_lane)
+            replanned = fallback_plan(d.threads, d.lanes, True, [runner.provider], plan)
+            if replanned is not None:
+                self.lanes, self.threads_per_lane = replanned
                 self._options = dataclasses.replace(
                     self._options, intra_op_threads=self.threads_per_lane
                 )
