@@ -81,11 +81,9 @@ def _cpu_s(_self: Any) -> float:
 
 
 def _session_s(self: Any) -> float:
-    """Wall seconds spent inside ``session.run`` by the group's detectors (every lane); with
+    """Wall seconds the group's detectors spent inside ``session.run`` (every lane); with
     one-thread sessions, about their CPU seconds."""
-    engine = self.engine
-    runners = [*engine._runners.values(), *(c for cs in engine._copies.values() for c in cs)]
-    return float(sum(r.inference_s for r in runners))
+    return float(self.engine.session_s)
 
 
 def _counters(self: Any) -> dict[str, int]:

@@ -188,6 +188,13 @@ class InferenceEngine:
         except EdgeInferError:
             return None
 
+    @property
+    def session_s(self) -> float:
+        """Wall seconds spent inside ``session.run`` so far by the process's detectors, in
+        every lane."""
+        lanes = [c for copies in self._copies.values() for c in copies]
+        return float(sum(r.inference_s for r in [*self._runners.values(), *lanes]))
+
     def models_loaded(self) -> list[str]:
         return sorted(self._runners)
 
