@@ -16,12 +16,16 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-SETTINGS = {"1 lane": {"detection.lanes": 1}, "auto": {"detection.lanes": "auto"}}
+SETTINGS: dict[str, dict[str, Any]] = {
+    "1 lane": {"detection.lanes": 1},
+    "auto": {"detection.lanes": "auto"},
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", type=Path, default=None)
     a = p.parse_args(argv)
     work = a.work or Path(tempfile.mkdtemp(prefix="edgeinfer-actor-lanes-"))
-    workload = make_workload(work, *a.grid, captures=1)
+    cols, rows = a.grid
+    workload = make_workload(work, cols, rows, captures=1)
     warm = make_scene(work / "warm_2x1.tif", *tiled_size(2, 1))
     print(f"machine: {machine_line(describe_machine())}")
     start_ray(workload.threads_total)

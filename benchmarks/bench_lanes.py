@@ -1,6 +1,6 @@
 """``edgeinfer detect``'s lanes: one session per model with every thread as intra-op threads
 (lanes = 1, how detect ran before lanes) against one single-thread lane per thread, at batch
-8 and 2, on the run_all workload scene.
+8, 2 and 1 (the CPU default since session 7), on the run_all workload scene.
 
     .venv/bin/python benchmarks/bench_lanes.py [--grid 8x6] [--repeat 3] [--json OUT]
 
@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=None)
     a = p.parse_args(argv)
     threads = os.cpu_count() or 1
-    settings = ((1, 8), (threads, 8), (1, 2), (threads, 2))  # (lanes, batch); 8: the default
+    # (lanes, batch); lanes 1 at batch 8: detect before lanes; batch 1: the CPU default now
+    settings = ((1, 8), (threads, 8), (1, 2), (threads, 2), (1, 1), (threads, 1))
     runs: dict[tuple[int, int], list[dict[str, Any]]] = {s: [] for s in settings}
     with tempfile.TemporaryDirectory() as tmp:
         workload = make_workload(Path(tmp), *a.grid)

@@ -86,6 +86,12 @@ def _session_s(self: Any) -> float:
     return float(self.engine.session_s)
 
 
+def _session_cpu_s(self: Any) -> float:
+    """CPU seconds of the group's calling threads inside ``session.run`` (every lane): the
+    sessions' own CPU with one-thread sessions; the wall above minus this is waiting."""
+    return float(self.engine.session_cpu_s)
+
+
 def _counters(self: Any) -> dict[str, int]:
     total: dict[str, int] = {}
     for node in self.nodes.values():
@@ -138,12 +144,14 @@ def run_pipeline(
         runs.run(0)  # the warm-up capture
         cpu0 = ray.get([h.__ray_call__.remote(_cpu_s) for h in groups])
         session0 = ray.get([h.__ray_call__.remote(_session_s) for h in groups])
+        session_cpu0 = ray.get([h.__ray_call__.remote(_session_cpu_s) for h in groups])
         before = ray.get([h.__ray_call__.remote(_counters) for h in groups])
         t0, driver0 = time.perf_counter(), time.process_time()
         runs.run(1)
         seconds, driver_cpu = time.perf_counter() - t0, time.process_time() - driver0
         cpu1 = ray.get([h.__ray_call__.remote(_cpu_s) for h in groups])
         session1 = ray.get([h.__ray_call__.remote(_session_s) for h in groups])
+        session_cpu1 = ray.get([h.__ray_call__.remote(_session_cpu_s) for h in groups])
         rss = ray.get([h.__ray_call__.remote(_peak_rss_mib) for h in groups])
         counts = ray.get([h.__ray_call__.remote(_counters) for h in groups])
     finally:
@@ -165,6 +173,9 @@ def run_pipeline(
             # pipeline's own work and Ray's threads in the actors
             "session_run_s": round(
                 float(sum(b - a for a, b in zip(session0, session1, strict=True))), 3
+            ),
+            "session_run_cpu_s": round(
+                float(sum(b - a for a, b in zip(session_cpu0, session_cpu1, strict=True))), 3
             ),
             "satellites_per_actor": placement.satellites_per_actor,
             "intra_op_threads": placement.threads,

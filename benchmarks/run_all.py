@@ -230,9 +230,19 @@ def _show(result: Any) -> dict[str, Any]:
     cpu = f", CPU {d['cpu_s']:.1f} s" if d.get("cpu_s") is not None else ""
     alerts = f", {d['alerts']} alerts" if d.get("alerts") is not None else ""
     inside = (
-        f" ({d['session_run_s']:.1f} s of it inside session.run)"
+        f" ({d['session_run_s']:.1f} s of it inside session.run"
+        + (
+            f", {d['session_run_cpu_s']:.1f} CPU s"
+            if d.get("session_run_cpu_s") is not None
+            else ""
+        )
+        + ")"
         if d.get("session_run_s") is not None
-        else ""
+        else (
+            f" ({d['session_run_cpu_s']:.1f} CPU s in session.run)"
+            if d.get("session_run_cpu_s") is not None
+            else ""
+        )
     )
     _log(
         f"   {d['path']}: {d['tiles']} tiles in {d['seconds']:.2f} s = "

@@ -18,12 +18,13 @@ from pathlib import Path
 
 from edgeinfer.bench import BenchScene, make_scene, tiled_size
 from edgeinfer.detect import ModelInfo, ModelRegistry
+from edgeinfer.detect.lanes import CPU_BATCH_SIZE
 from edgeinfer.detect.pipeline import DEFAULT_CLOUD_THRESHOLD, DEFAULT_OVERLAP
 from edgeinfer.scene import open_scene, tile_windows
 
 DETECTORS = ("cloud", "fire", "ship")
-#: The mission's default batch (docs/missions.md: onnxruntime's memory grows with the batch).
-BATCH_SIZE = 2
+#: The mission's default batch on CPU.
+BATCH_SIZE = CPU_BATCH_SIZE
 
 
 @dataclass

@@ -15,7 +15,14 @@ import rasterio
 from test_detect_helpers import threshold_model
 from test_detect_pipeline import ArrayScene
 
-from edgeinfer.detect.lanes import MAX_AUTO_LANES, ordered_parallel, plan_lanes
+from edgeinfer.detect.lanes import (
+    CPU_BATCH_SIZE,
+    GPU_BATCH_SIZE,
+    MAX_AUTO_LANES,
+    default_batch_size,
+    ordered_parallel,
+    plan_lanes,
+)
 from edgeinfer.detect.pipeline import DetectionResult, detect_scene
 from edgeinfer.detect.registry import ModelRegistry
 from edgeinfer.errors import ConfigError
@@ -196,3 +203,49 @@ def test_a_gpu_provider_that_falls_back_to_cpu_gets_cpu_lanes(
     assert auto.provider == "cpu" and (auto.lanes, auto.threads_per_lane) == (2, 1)
     fixed = detect_scene(scene, ["fire"], "cuda", 32, 0, 1, threads=2, lanes=1, registry=registry)
     assert (fixed.lanes, fixed.threads_per_lane) == (1, 2)
+
+
+def test_the_default_batch_follows_the_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    """1 tile per run on CPU (measured cheaper there, docs/performance.md), 2 where a GPU
+    provider is available and asked for (or picked by ``auto``)."""
+    import edgeinfer.detect.runtime as runtime_module
+
+    assert (CPU_BATCH_SIZE, GPU_BATCH_SIZE) == (1, 2)
+    monkeypatch.setattr(runtime_module, "available_providers", lambda: ("CPUExecutionProvider",))
+    assert [default_batch_size(p) for p in ("cpu", "auto", "cuda", "tensorrt")] == [1, 1, 1, 1]
+    monkeypatch.setattr(
+        runtime_module,
+        "available_providers",
+        lambda: ("CUDAExecutionProvider", "CPUExecutionProvider"),
+    )
+    assert [default_batch_size(p) for p in ("cpu", "auto", "cuda", "tensorrt")] == [1, 2, 2, 2]
+
+
+def test_detect_scene_runs_one_tile_per_batch_on_cpu_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without ``batch_size`` each ``session.run`` gets one tile on CPU; the alerts are those of
+    an explicit batch of 3."""
+    d = tmp_path / "models"
+    threshold_model(d, "fire_t", "fire", ("B7",), threshold=0.5, product="landsat")
+    data = np.zeros((1, 96, 96))
+    data[0, 10:12, 40:43] = 1.0
+    data[0, 70:73, 5:7] = 1.0
+    scene = ArrayScene(data, np.ones((96, 96), dtype=bool), ("B7",))
+    seen: list[int] = []
+    from edgeinfer.detect.runtime import Detector
+
+    run = Detector._run_session
+
+    def spy(self: Detector, feeds: dict[str, Any]) -> Any:
+        seen.append(int(feeds["x"].shape[0]))
+        return run(self, feeds)
+
+    monkeypatch.setattr(Detector, "_run_session", spy)
+    default = detect_scene(scene, ["fire"], "cpu", 32, 0, registry=ModelRegistry(d))
+    by_one = list(seen)
+    seen.clear()
+    three = detect_scene(scene, ["fire"], "cpu", 32, 0, 3, registry=ModelRegistry(d))
+    assert by_one == [1] * 9 and sorted(seen) == [3, 3, 3]
+    key = [(a.detector, a.tile_id, a.bbox_px) for a in default.alerts]
+    assert key == [(a.detector, a.tile_id, a.bbox_px) for a in three.alerts] and len(key) == 2

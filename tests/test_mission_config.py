@@ -145,6 +145,31 @@ def test_lanes_reach_the_nodes_and_a_bad_value_names_the_key() -> None:
         load_mission(None, {"detection.lanes": 0})
 
 
+def test_batch_size_auto_follows_the_provider_and_a_bad_value_names_the_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``batch_size = "auto"`` (the default) is 1 on CPU and 2 where a GPU provider runs; an
+    explicit size is kept; 0 and sizes past 1024 are refused by name."""
+    import edgeinfer.detect.runtime as runtime_module
+    from edgeinfer.mission.build import node_settings
+
+    monkeypatch.setattr(runtime_module, "available_providers", lambda: ("CPUExecutionProvider",))
+    assert load_mission().detection.batch_size == "auto"
+    assert node_settings(load_mission(), 2, 0.0, None).detection.batch_size == 1
+    config = load_mission(None, {"detection.batch_size": 4})
+    assert node_settings(config, 2, 0.0, None).detection.batch_size == 4
+    monkeypatch.setattr(
+        runtime_module,
+        "available_providers",
+        lambda: ("CUDAExecutionProvider", "CPUExecutionProvider"),
+    )
+    cuda = load_mission(None, {"detection.provider": "cuda"})
+    assert node_settings(cuda, 2, 0.0, None).detection.batch_size == 2
+    for bad, says in ((0, "must be >= 1 or 'auto'"), (2000, "at most 1024")):
+        with pytest.raises(ConfigError, match=rf"detection\.batch_size = {bad}: .*{says}"):
+            load_mission(None, {"detection.batch_size": bad})
+
+
 @pytest.mark.parametrize(
     ("overrides", "want"),
     [

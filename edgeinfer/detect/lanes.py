@@ -39,9 +39,25 @@ from edgeinfer.scene.types import Tile
 #: for the three Sentinel-2 detectors at batch 2, ``benchmarks/bench_lanes.py``).
 MAX_AUTO_LANES = 4
 
+#: Tiles per ``session.run`` when none is given, on CPU. These per-pixel graphs are limited by
+#: memory traffic, and onnxruntime's intermediates grow with the batch: on the benchmark scene
+#: ``detect_scene`` with 2 lanes took 0.90x the CPU seconds and 0.70x the peak RSS at batch 1
+#: that it took at batch 2 (and 0.73x / 0.34x going from 8 to 2 before that;
+#: ``benchmarks/bench_lanes.py``, docs/performance.md).
+CPU_BATCH_SIZE = 1
+#: ... and on a GPU, where a batch amortises the transfers and the kernel launches. Not
+#: measured (no GPU was lent to this project yet): the earlier default, kept.
+GPU_BATCH_SIZE = 2
+
 Item = TypeVar("Item")
 Lane = TypeVar("Lane")
 Out = TypeVar("Out")
+
+
+def default_batch_size(provider: str) -> int:
+    """Tiles per batch when none is given: :data:`GPU_BATCH_SIZE` where ``provider`` resolves
+    to a GPU provider with this onnxruntime, :data:`CPU_BATCH_SIZE` otherwise."""
+    return GPU_BATCH_SIZE if gpu_requested(provider) else CPU_BATCH_SIZE
 
 
 def plan_lanes(

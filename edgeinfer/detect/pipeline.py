@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from edgeinfer.detect.alerts import Alert, objects_from_output
-from edgeinfer.detect.lanes import build_lanes, ordered_parallel, prefetched
+from edgeinfer.detect.lanes import build_lanes, default_batch_size, ordered_parallel, prefetched
 from edgeinfer.detect.metadata import DETECTORS, ModelInfo
 from edgeinfer.detect.records import RECORD_SIZE
 from edgeinfer.detect.registry import ModelRegistry
@@ -39,10 +39,6 @@ DEFAULT_CLOUD_THRESHOLD = 0.7
 # overlap // 2 px of its tile beyond it. 64 gives 32 px >= 30 px, half the 61x61 contextual
 # window of the Schroeder et al. 2016 fire test (REFERENCE.md): exact context in every core.
 DEFAULT_OVERLAP = 64
-# Tiles per session.run. On CPU a bigger batch only makes onnxruntime's intermediates bigger:
-# on the benchmark scene, batch 2 ran 1.34x faster than 8 at 0.34x the peak memory
-# (benchmarks/bench_lanes.py, docs/performance.md); the mission's default is 2 as well.
-DEFAULT_BATCH_SIZE = 2
 #: Batches read ahead by the reader thread while the models run on the current one.
 DEFAULT_PREFETCH = 2
 
@@ -150,7 +146,7 @@ def detect_scene(
     provider: str = "auto",
     tile_size: int = 512,
     overlap: int = DEFAULT_OVERLAP,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     threads: int | None = None,
     cloud_threshold: float = DEFAULT_CLOUD_THRESHOLD,
     mask_out: dict[str, Path] | None = None,
@@ -180,7 +176,8 @@ def detect_scene(
     (e.g. ``ship_optical_union``); an unknown name raises :class:`UnknownNameError`.
     ``lanes``: copies of the models that run batches in parallel, ``threads`` shared between
     them (:mod:`edgeinfer.detect.lanes`); None: one per thread up to 4 on CPU, one on a GPU.
-    The results do not depend on it.
+    ``batch_size``: tiles per ``session.run``; None: 1 on CPU, 2 on a GPU
+    (:func:`~edgeinfer.detect.lanes.default_batch_size`). The results depend on neither.
     """
     t_start = time.perf_counter()
     if not 0.0 <= cloud_threshold <= 1.0:
@@ -193,6 +190,8 @@ def detect_scene(
     wanted = list(dict.fromkeys(d.strip() for d in detectors if d.strip()))
     if not wanted:
         raise ConfigError("no detectors given; choose from " + ", ".join(DETECTORS))
+    if batch_size is None:
+        batch_size = default_batch_size(provider)
     options = RuntimeOptions(
         provider=provider,
         intra_op_threads=threads,

@@ -285,6 +285,7 @@ class Detector:
         )
         self.binding_device = binding_device(options or RuntimeOptions(), self.provider)
         self.inference_s = 0.0
+        self.inference_cpu_s = 0.0
         self.tiles_run = 0
         self._x: npt.NDArray[np.float32] | None = None
         self._valid: npt.NDArray[np.float32] | None = None
@@ -396,6 +397,7 @@ class Detector:
                 )
             feeds["pixel_size_m"] = np.array([pixel_size_m], dtype=np.float32)
         t0 = time.perf_counter()
+        c0 = time.thread_time()
         try:
             cls, conf = self._run_session(feeds)
         except Exception as exc:  # onnxruntime's RuntimeException / InvalidArgument
@@ -403,6 +405,7 @@ class Detector:
                 f"model {self.info.name} failed on scene {tiles[0].scene_id} (tiles {h}x{w}): {exc}"
             ) from exc
         self.inference_s += time.perf_counter() - t0
+        self.inference_cpu_s += time.thread_time() - c0  # the calling thread's share
         self.tiles_run += len(tiles)
         n = len(tiles)
         if cls.shape != (n, 1, h, w) or conf.shape != (n, 1, h, w) or cls.dtype != np.uint8:

@@ -180,10 +180,11 @@ class DetectionSection(_Table):
     provider: Literal["auto", "cpu", "cuda", "tensorrt"] = "cpu"
     tile_size: int = Field(default=512, ge=32, le=8192)
     overlap: int = Field(default=64, ge=0)
-    # 2, not detect's 8: onnxruntime's arenas grow with the batch (measured on the sample's
-    # Sentinel-2 scene, all models, one process: peak RSS 2.09 GB at 8, 1.23 GB at 4, 0.72 GB
-    # at 2, with no loss of speed), and a mission holds one set of sessions per actor.
-    batch_size: int = Field(default=2, ge=1, le=1024)
+    # tiles per session.run ("auto": 1 on CPU, 2 on a GPU, as edgeinfer detect;
+    # edgeinfer.detect.lanes.default_batch_size). onnxruntime's arenas grow with the batch
+    # (the sample's Sentinel-2 scene, all models, one process: peak RSS 2.09 GB at 8, 1.23 GB
+    # at 4, 0.72 GB at 2), and on CPU a smaller batch is also cheaper (docs/performance.md).
+    batch_size: int | Literal["auto"] = "auto"
     threads: int | Literal["auto"] = "auto"
     # copies of the models in each satellite actor, running batches in parallel, the threads
     # shared between them ("auto": one per thread, at most 4, on CPU; one on a GPU;
@@ -212,11 +213,13 @@ class DetectionSection(_Table):
     def _keys(cls, value: list[str], info: ValidationInfo) -> list[str]:
         return [str(_resolve(v, info)) for v in value]
 
-    @field_validator("threads", "lanes")
+    @field_validator("threads", "lanes", "batch_size")
     @classmethod
     def _threads(cls, value: int | str, info: ValidationInfo) -> int | str:
         if isinstance(value, int) and value < 1:
             raise ValueError(f"{info.field_name} must be >= 1 or 'auto'")
+        if info.field_name == "batch_size" and isinstance(value, int) and value > 1024:
+            raise ValueError("batch_size must be at most 1024 (or 'auto')")
         return value
 
     @model_validator(mode="after")

@@ -192,8 +192,18 @@ class InferenceEngine:
     def session_s(self) -> float:
         """Wall seconds spent inside ``session.run`` so far by the process's detectors, in
         every lane."""
+        return float(sum(r.inference_s for r in self._every_runner()))
+
+    @property
+    def session_cpu_s(self) -> float:
+        """CPU seconds of the calling threads inside ``session.run`` so far, in every lane:
+        the sessions' own CPU where they run one intra-op thread (the calling thread);
+        ``session_s`` minus this is time the threads waited for a core."""
+        return float(sum(r.inference_cpu_s for r in self._every_runner()))
+
+    def _every_runner(self) -> list[Detector]:
         lanes = [c for copies in self._copies.values() for c in copies]
-        return float(sum(r.inference_s for r in [*self._runners.values(), *lanes]))
+        return [*self._runners.values(), *lanes]
 
     def models_loaded(self) -> list[str]:
         return sorted(self._runners)

@@ -39,7 +39,7 @@ class DetectionSettings:
     provider: str = "cpu"
     tile_size: int = 512
     overlap: int = 64
-    batch_size: int = 2
+    batch_size: int = 1
     threads: int = 1
     lanes: int | None = None  # copies of the models run in parallel (edgeinfer.detect.lanes)
     models_dir: str | None = None
