@@ -153,8 +153,9 @@ def run_bare(workload: Workload, pre: Preloaded, mode: str) -> PathResult:
             "workers": n_workers,
             "intra_op_threads": intra,
             "session_runs": len(pre.items),
-            # with one-thread sessions the same measure as the pipeline's session_run_cpu_s
-            "session_run_cpu_s": round(sum(session_cpu), 3),
+            # with one-thread sessions the same measure as the pipeline's session_run_cpu_s;
+            # intra-op threads other than the calling one are not in it
+            "session_run_cpu_s": round(sum(session_cpu), 3) if intra == 1 else None,
         },
     )
 

@@ -41,9 +41,8 @@ MAX_AUTO_LANES = 4
 
 #: Tiles per ``session.run`` when none is given, on CPU. These per-pixel graphs are limited by
 #: memory traffic, and onnxruntime's intermediates grow with the batch: on the benchmark scene
-#: ``detect_scene`` with 2 lanes took 0.90x the CPU seconds and 0.70x the peak RSS at batch 1
-#: that it took at batch 2 (and 0.73x / 0.34x going from 8 to 2 before that;
-#: ``benchmarks/bench_lanes.py``, docs/performance.md).
+#: ``detect_scene`` with 2 lanes ran 1.15x the tiles/s at batch 1 than at batch 2, for 0.82x
+#: the CPU seconds and 0.71x the peak RSS (``benchmarks/bench_lanes.py``, docs/performance.md).
 CPU_BATCH_SIZE = 1
 #: ... and on a GPU, where a batch amortises the transfers and the kernel launches. Not
 #: measured (no GPU was lent to this project yet): the earlier default, kept.
