@@ -188,3 +188,19 @@ def test_detect_reports_its_lanes(tmp_path: Path, capsys: Any) -> None:
     one = json.loads(capsys.readouterr().out)
     assert (one["lanes"], one["threads_per_lane"]) == (1, 2)
     assert one["alerts"] == summary["alerts"] and one["tiles_inferred"] == summary["tiles_inferred"]
+
+
+def test_detect_batch_option_reports_and_checks_it(tmp_path: Path, capsys: Any) -> None:
+    """``--batch`` sets the tiles per session.run (default 1 on CPU), the summary says which
+    ran, the alerts do not change, and 0 is refused by name before anything is written."""
+    out = tmp_path / "a.geojson"
+    argv = ["detect", SAR["path"], "--output", str(out), "--json"]
+    assert main(["-q", *argv]) == 0
+    default = json.loads(capsys.readouterr().out)
+    assert main(["-q", *argv, "--batch", "3"]) == 0
+    three = json.loads(capsys.readouterr().out)
+    assert (default["batch_size"], three["batch_size"]) == (1, 3)
+    assert default["alerts"] == three["alerts"] and default["alerts"] > 0
+    out.unlink()
+    msg = _one_line_error(["detect", SAR["path"], "--batch", "0", "--output", str(out)], capsys)
+    assert "batch_size = 0" in msg and "leave it out" in msg and not out.exists()

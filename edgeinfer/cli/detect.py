@@ -76,6 +76,11 @@ def register(app: typer.Typer) -> None:
             help="Copies of the models running batches in parallel, sharing --threads "
             "(default: one per thread up to 4 on CPU, 1 on GPU; results do not change).",
         ),
+        batch: int | None = typer.Option(
+            None,
+            "--batch",
+            help="Tiles per session.run (default: 1 on CPU, 2 on a GPU; results do not change).",
+        ),
         cloud_threshold: float = typer.Option(
             0.7, "--cloud-threshold", help="Drop tiles above this cloud fraction (Phi-sat-1: 0.7)."
         ),
@@ -142,6 +147,7 @@ def register(app: typer.Typer) -> None:
                     overlap=overlap,
                     threads=threads,
                     lanes=lanes,
+                    batch_size=batch,
                     cloud_threshold=cloud_threshold,
                     mask_out=mask_paths(mask_out, wanted),
                     progress=lambda done, total: bar.update(task, completed=done),
@@ -177,6 +183,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
         ("detectors", detectors or "none"),
         ("provider", str(summary["provider"])),
         ("lanes", f"{summary['lanes']} x {summary['threads_per_lane'] or 'default'} threads"),
+        ("batch", f"{summary['batch_size']} tiles per session.run"),
         (
             "tiles",
             f"{summary['tiles_total']} total, {summary['tiles_empty']} empty, "

@@ -90,6 +90,7 @@ class DetectionResult:
     masks: dict[str, Path] = field(default_factory=dict)
     lanes: int = 1
     threads_per_lane: int | None = None
+    batch_size: int = 0  # tiles per session.run (0: no detector ran)
 
     @property
     def ratio(self) -> float | None:
@@ -127,6 +128,7 @@ class DetectionResult:
             "wall_s": round(self.wall_s, 4),
             "lanes": self.lanes,
             "threads_per_lane": self.threads_per_lane,
+            "batch_size": self.batch_size,
             "skipped": dict(self.skipped),
             "masks": {k: str(v) for k, v in self.masks.items()},
         }
@@ -192,6 +194,11 @@ def detect_scene(
         raise ConfigError("no detectors given; choose from " + ", ".join(DETECTORS))
     if batch_size is None:
         batch_size = default_batch_size(provider)
+    elif isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(
+            f"batch_size = {batch_size!r}: expected an integer >= 1; leave it out for 1 tile "
+            "per batch on CPU, 2 on a GPU"
+        )
     options = RuntimeOptions(
         provider=provider,
         intra_op_threads=threads,
@@ -222,6 +229,7 @@ def detect_scene(
     crews, n_lanes, per_lane = build_lanes(models, options, batch_size, threads, lanes)
     result.providers = {r.info.name: r.provider for r in crews[0].values()}
     result.lanes, result.threads_per_lane = n_lanes, per_lane
+    result.batch_size = batch_size
     writers: dict[str, MaskWriter] = {}
     closers: list[Callable[[], None]] = []
     try:
