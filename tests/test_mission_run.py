@@ -119,6 +119,19 @@ def test_same_config_and_seed_give_identical_alerts(
     assert (local.out_dir / "alerts.geojson").read_bytes() == first
 
 
+def test_the_batch_changes_no_alert_and_metrics_say_which_ran(
+    sample_run: MissionResult, tmp_path: Path
+) -> None:
+    """``batch_size = "auto"`` is 1 tile per session.run on CPU; 3 gives the same alerts byte
+    for byte, and metrics.json's ``run.batch_size`` says which ran."""
+    assert sample_run.metrics["run"]["batch_size"] == 1
+    config = load_mission(None, {"detection.batch_size": 3})
+    three = run_mission(config, tmp_path / "three", use_ray=False)
+    assert three.metrics["run"]["batch_size"] == 3
+    first = (sample_run.out_dir / "alerts.geojson").read_bytes()
+    assert (three.out_dir / "alerts.geojson").read_bytes() == first
+
+
 def test_a_one_satellite_mission(ray_session: Any, tmp_path: Path) -> None:
     path = sample_mission_path().parent / "chips_tle.toml"
     config = load_mission(path, ["constellation.satellites=['SSO-2']", "downlink.policy='alerts'"])

@@ -324,6 +324,8 @@ def _write_outputs(
             (f.get("threads_per_lane") or placement.threads for f in finished),
             default=placement.threads,
         ),
+        # tiles per session.run ("auto" resolved: 1 on CPU, 2 on a GPU)
+        "batch_size": max((f.get("batch_size", 0) for f in finished), default=0) or None,
         "cluster_cpus": executor.cpus,
         "actor_nodes": executor.actor_nodes(),
         "providers": providers,
