@@ -76,20 +76,11 @@ def _peak_rss_mib(_self: Any) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _cpu_s(_self: Any) -> float:
-    return time.process_time()
-
-
-def _session_s(self: Any) -> float:
-    """Wall seconds the group's detectors spent inside ``session.run`` (every lane); with
-    one-thread sessions, about their CPU seconds."""
-    return float(self.engine.session_s)
-
-
-def _session_cpu_s(self: Any) -> float:
-    """CPU seconds of the group's calling threads inside ``session.run`` (every lane): the
-    sessions' own CPU with one-thread sessions; the wall above minus this is waiting."""
-    return float(self.engine.session_cpu_s)
+def _clocks(self: Any) -> tuple[float, float, float]:
+    """The group's process CPU seconds, then the wall and the CPU seconds its detectors spent
+    inside ``session.run`` (every lane; the CPU is the calling threads', the sessions' own with
+    one-thread sessions, so wall minus CPU is time spent waiting for a core)."""
+    return time.process_time(), float(self.engine.session_s), float(self.engine.session_cpu_s)
 
 
 def _counters(self: Any) -> dict[str, int]:
@@ -142,16 +133,12 @@ def run_pipeline(
             ],
         )
         runs.run(0)  # the warm-up capture
-        cpu0 = ray.get([h.__ray_call__.remote(_cpu_s) for h in groups])
-        session0 = ray.get([h.__ray_call__.remote(_session_s) for h in groups])
-        session_cpu0 = ray.get([h.__ray_call__.remote(_session_cpu_s) for h in groups])
+        clocks0 = ray.get([h.__ray_call__.remote(_clocks) for h in groups])
         before = ray.get([h.__ray_call__.remote(_counters) for h in groups])
         t0, driver0 = time.perf_counter(), time.process_time()
         runs.run(1)
         seconds, driver_cpu = time.perf_counter() - t0, time.process_time() - driver0
-        cpu1 = ray.get([h.__ray_call__.remote(_cpu_s) for h in groups])
-        session1 = ray.get([h.__ray_call__.remote(_session_s) for h in groups])
-        session_cpu1 = ray.get([h.__ray_call__.remote(_session_cpu_s) for h in groups])
+        clocks1 = ray.get([h.__ray_call__.remote(_clocks) for h in groups])
         rss = ray.get([h.__ray_call__.remote(_peak_rss_mib) for h in groups])
         counts = ray.get([h.__ray_call__.remote(_counters) for h in groups])
     finally:
@@ -159,24 +146,24 @@ def run_pipeline(
     total = {
         k: sum(c.get(k, 0) for c in counts) - sum(b.get(k, 0) for b in before) for k in counts[0]
     }
+    # each clock's advance over the timed run, summed over the groups
+    cpu_actors, session_wall, session_cpu = (
+        float(sum(b[k] - a[k] for a, b in zip(clocks0, clocks1, strict=True))) for k in range(3)
+    )
     return PathResult(
         name,
         seconds,
         total["tiles_captured"],
-        driver_cpu + float(sum(b - a for a, b in zip(cpu0, cpu1, strict=True))),
+        driver_cpu + cpu_actors,
         total["alerts_raised"],
         {
             "actors": len(groups),
-            "cpu_s_actors": round(float(sum(b - a for a, b in zip(cpu0, cpu1, strict=True))), 3),
+            "cpu_s_actors": round(cpu_actors, 3),
             "cpu_s_driver": round(driver_cpu, 3),
-            # inside session.run (wall; one-thread sessions): the rest of cpu_s_actors is the
-            # pipeline's own work and Ray's threads in the actors
-            "session_run_s": round(
-                float(sum(b - a for a, b in zip(session0, session1, strict=True))), 3
-            ),
-            "session_run_cpu_s": round(
-                float(sum(b - a for a, b in zip(session_cpu0, session_cpu1, strict=True))), 3
-            ),
+            # inside session.run, wall and CPU: cpu_s_actors minus the CPU is the pipeline's
+            # own work and Ray's threads in the actors
+            "session_run_s": round(session_wall, 3),
+            "session_run_cpu_s": round(session_cpu, 3),
             "satellites_per_actor": placement.satellites_per_actor,
             "intra_op_threads": placement.threads,
             "peak_rss_mib_per_actor": [round(r, 1) for r in rss],

@@ -229,21 +229,13 @@ def _show(result: Any) -> dict[str, Any]:
     d: dict[str, Any] = {"path": result.name, **result.as_dict(), "load_average": load_average()}
     cpu = f", CPU {d['cpu_s']:.1f} s" if d.get("cpu_s") is not None else ""
     alerts = f", {d['alerts']} alerts" if d.get("alerts") is not None else ""
-    inside = (
-        f" ({d['session_run_s']:.1f} s of it inside session.run"
-        + (
-            f", {d['session_run_cpu_s']:.1f} CPU s"
-            if d.get("session_run_cpu_s") is not None
-            else ""
-        )
-        + ")"
-        if d.get("session_run_s") is not None
-        else (
-            f" ({d['session_run_cpu_s']:.1f} CPU s in session.run)"
-            if d.get("session_run_cpu_s") is not None
-            else ""
-        )
-    )
+    inside = ""
+    if d.get("session_run_s") is not None:
+        cpu_in = d.get("session_run_cpu_s")
+        of_it = f", {cpu_in:.1f} CPU s" if cpu_in is not None else ""
+        inside = f" ({d['session_run_s']:.1f} s of it inside session.run{of_it})"
+    elif d.get("session_run_cpu_s") is not None:
+        inside = f" ({d['session_run_cpu_s']:.1f} CPU s in session.run)"
     _log(
         f"   {d['path']}: {d['tiles']} tiles in {d['seconds']:.2f} s = "
         f"{d['tiles_per_s']:.2f} tiles/s{cpu}{inside}{alerts}"
