@@ -185,7 +185,7 @@ def test_a_gpu_provider_that_falls_back_to_cpu_gets_cpu_lanes(
 ) -> None:
     """onnxruntime-gpu lists CUDA even where no GPU can run it; the sessions then run on the
     CPU, and the automatic choice is made again for the CPU (an explicit one is kept)."""
-    import edgeinfer.detect.runtime as runtime_module
+    import edgeinfer.detect.sessions as sessions_module
     from edgeinfer.detect.runtime import available_providers
 
     if "CUDAExecutionProvider" in available_providers():
@@ -193,7 +193,7 @@ def test_a_gpu_provider_that_falls_back_to_cpu_gets_cpu_lanes(
     d = tmp_path / "models"
     threshold_model(d, "fire_t", "fire", ("B7",), threshold=0.5, product="landsat")
     monkeypatch.setattr(  # what the lanes are planned for; the sessions still fall back
-        runtime_module,
+        sessions_module,
         "available_providers",
         lambda: ("CUDAExecutionProvider", "CPUExecutionProvider"),
     )
@@ -208,13 +208,13 @@ def test_a_gpu_provider_that_falls_back_to_cpu_gets_cpu_lanes(
 def test_the_default_batch_follows_the_provider(monkeypatch: pytest.MonkeyPatch) -> None:
     """1 tile per run on CPU (measured cheaper there, docs/performance.md), 2 where a GPU
     provider is available and asked for (or picked by ``auto``)."""
-    import edgeinfer.detect.runtime as runtime_module
+    import edgeinfer.detect.sessions as sessions_module
 
     assert (CPU_BATCH_SIZE, GPU_BATCH_SIZE) == (1, 2)
-    monkeypatch.setattr(runtime_module, "available_providers", lambda: ("CPUExecutionProvider",))
+    monkeypatch.setattr(sessions_module, "available_providers", lambda: ("CPUExecutionProvider",))
     assert [default_batch_size(p) for p in ("cpu", "auto", "cuda", "tensorrt")] == [1, 1, 1, 1]
     monkeypatch.setattr(
-        runtime_module,
+        sessions_module,
         "available_providers",
         lambda: ("CUDAExecutionProvider", "CPUExecutionProvider"),
     )

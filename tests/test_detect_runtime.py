@@ -145,7 +145,7 @@ def test_unit_mismatch_warns_once(tmp_path: Path, caplog: pytest.LogCaptureFixtu
     info = load_model_info(threshold_model(tmp_path))
     det = Detector(info, RuntimeOptions("cpu"))
     tiles = [make_tile(np.zeros((1, 4, 4)), units=["dn"], tile_id=f"t{i}") for i in range(2)]
-    with caplog.at_level(logging.WARNING, logger="edgeinfer.detect.runtime"):
+    with caplog.at_level(logging.WARNING, logger="edgeinfer.detect"):
         det.run(tiles)
     assert [r.message for r in caplog.records].count(
         "model thr_fire expects band B7 in reflectance but scene scene has it in dn; results "
@@ -160,7 +160,7 @@ def test_gpu_provider_falls_back_to_cpu_with_a_log_line(
     if "CUDAExecutionProvider" in ort.get_available_providers():
         pytest.skip("this onnxruntime offers CUDA, so there is no fallback to observe")
     path = threshold_model(tmp_path, name="fire_x")
-    with caplog.at_level(logging.INFO, logger="edgeinfer.detect.runtime"):
+    with caplog.at_level(logging.INFO, logger="edgeinfer.detect"):
         session, actual = create_session(str(path), RuntimeOptions(asked), label="fire_x")
     assert actual == "cpu"
     assert session.get_providers()[0] == "CPUExecutionProvider"

@@ -150,16 +150,16 @@ def test_batch_size_auto_follows_the_provider_and_a_bad_value_names_the_key(
 ) -> None:
     """``batch_size = "auto"`` (the default) is 1 on CPU and 2 where a GPU provider runs; an
     explicit size is kept; 0 and sizes past 1024 are refused by name."""
-    import edgeinfer.detect.runtime as runtime_module
+    import edgeinfer.detect.sessions as sessions_module
     from edgeinfer.mission.build import node_settings
 
-    monkeypatch.setattr(runtime_module, "available_providers", lambda: ("CPUExecutionProvider",))
+    monkeypatch.setattr(sessions_module, "available_providers", lambda: ("CPUExecutionProvider",))
     assert load_mission().detection.batch_size == "auto"
     assert node_settings(load_mission(), 2, 0.0, None).detection.batch_size == 1
     config = load_mission(None, {"detection.batch_size": 4})
     assert node_settings(config, 2, 0.0, None).detection.batch_size == 4
     monkeypatch.setattr(
-        runtime_module,
+        sessions_module,
         "available_providers",
         lambda: ("CUDAExecutionProvider", "CPUExecutionProvider"),
     )

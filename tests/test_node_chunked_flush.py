@@ -509,12 +509,12 @@ def test_a_gpu_that_falls_back_to_the_cpu_gets_cpu_lanes(
     the GPU, its first session falls back to the CPU, and the automatic choice is made again
     for the CPU before any tile runs (an explicit ``lanes`` is kept), as ``edgeinfer detect``
     does."""
-    import edgeinfer.detect.runtime as runtime_module
+    import edgeinfer.detect.sessions as sessions_module
 
-    if "CUDAExecutionProvider" in runtime_module.available_providers():
+    if "CUDAExecutionProvider" in sessions_module.available_providers():
         pytest.skip("a real CUDA provider is installed here: nothing falls back")
     monkeypatch.setattr(  # what the lanes are planned for; the sessions still fall back
-        runtime_module,
+        sessions_module,
         "available_providers",
         lambda: ("CUDAExecutionProvider", "CPUExecutionProvider"),
     )

@@ -106,7 +106,12 @@ def _quiet_injected_faults() -> Iterator[None]:
     """The campaign breaks models and records on purpose, hundreds of times: keep the logs
     of those expected failures (counted in the table) out of the console unless -v; the
     loggers' levels are restored afterwards."""
-    names = ("edgeinfer.link.queue", "edgeinfer.detect.runtime", "edgeinfer.faults")
+    names = (
+        "edgeinfer.link.queue",
+        "edgeinfer.detect.runtime",
+        "edgeinfer.detect.sessions",
+        "edgeinfer.faults",
+    )
     loggers = [logging.getLogger(n) for n in names]
     saved = [lg.level for lg in loggers]
     if logging.getLogger("edgeinfer").getEffectiveLevel() > logging.DEBUG:
