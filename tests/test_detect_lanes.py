@@ -180,11 +180,12 @@ def test_a_unit_mismatch_is_warned_once_whatever_the_lanes(
     assert len(said) >= 2  # the other lanes met it too (at DEBUG)
 
 
-def test_a_gpu_provider_that_falls_back_to_cpu_gets_cpu_lanes(
+def test_a_gpu_provider_that_falls_back_to_cpu_gets_cpu_lanes_and_batch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """onnxruntime-gpu lists CUDA even where no GPU can run it; the sessions then run on the
-    CPU, and the automatic choice is made again for the CPU (an explicit one is kept)."""
+    CPU, and the automatic choices of lanes and batch are made again for the CPU (explicit
+    ones are kept)."""
     import edgeinfer.detect.sessions as sessions_module
     from edgeinfer.detect.runtime import available_providers
 
@@ -199,10 +200,11 @@ def test_a_gpu_provider_that_falls_back_to_cpu_gets_cpu_lanes(
     )
     scene = ArrayScene(np.zeros((1, 64, 64)), np.ones((64, 64), dtype=bool), ("B7",))
     registry = ModelRegistry(d)
-    auto = detect_scene(scene, ["fire"], "cuda", 32, 0, 1, threads=2, registry=registry)
+    auto = detect_scene(scene, ["fire"], "cuda", 32, 0, threads=2, registry=registry)
     assert auto.provider == "cpu" and (auto.lanes, auto.threads_per_lane) == (2, 1)
-    fixed = detect_scene(scene, ["fire"], "cuda", 32, 0, 1, threads=2, lanes=1, registry=registry)
-    assert (fixed.lanes, fixed.threads_per_lane) == (1, 2)
+    assert auto.batch_size == 1  # planned as 2 for the GPU
+    fixed = detect_scene(scene, ["fire"], "cuda", 32, 0, 2, threads=2, lanes=1, registry=registry)
+    assert (fixed.lanes, fixed.threads_per_lane, fixed.batch_size) == (1, 2, 2)
 
 
 def test_the_default_batch_follows_the_provider(monkeypatch: pytest.MonkeyPatch) -> None:

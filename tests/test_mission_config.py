@@ -148,23 +148,34 @@ def test_lanes_reach_the_nodes_and_a_bad_value_names_the_key() -> None:
 def test_batch_size_auto_follows_the_provider_and_a_bad_value_names_the_key(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """``batch_size = "auto"`` (the default) is 1 on CPU and 2 where a GPU provider runs; an
-    explicit size is kept; 0 and sizes past 1024 are refused by name."""
+    """``batch_size = "auto"`` (the default) is settled in the satellite's process, by the
+    provider there: 1 on CPU, 2 where a GPU provider runs; an explicit size is kept; 0 and
+    sizes past 1024 are refused by name."""
     import edgeinfer.detect.sessions as sessions_module
+    from edgeinfer.budget import get_accelerator
     from edgeinfer.mission.build import node_settings
+    from edgeinfer.node.costs import CostModel
+    from edgeinfer.node.engine import InferenceEngine
+
+    def batch(config: MissionConfig) -> int:
+        settings = node_settings(config, 2, 0.0, None).detection
+        engine = InferenceEngine(settings, CostModel(get_accelerator("host")))
+        engine.close()
+        return engine.batch_size
 
     monkeypatch.setattr(sessions_module, "available_providers", lambda: ("CPUExecutionProvider",))
     assert load_mission().detection.batch_size == "auto"
-    assert node_settings(load_mission(), 2, 0.0, None).detection.batch_size == 1
+    assert node_settings(load_mission(), 2, 0.0, None).detection.batch_size is None
+    assert batch(load_mission()) == 1
     config = load_mission(None, {"detection.batch_size": 4})
     assert node_settings(config, 2, 0.0, None).detection.batch_size == 4
+    assert batch(config) == 4
     monkeypatch.setattr(
         sessions_module,
         "available_providers",
         lambda: ("CUDAExecutionProvider", "CPUExecutionProvider"),
     )
-    cuda = load_mission(None, {"detection.provider": "cuda"})
-    assert node_settings(cuda, 2, 0.0, None).detection.batch_size == 2
+    assert batch(load_mission(None, {"detection.provider": "cuda"})) == 2
     for bad, says in ((0, "must be >= 1 or 'auto'"), (2000, "at most 1024")):
         with pytest.raises(ConfigError, match=rf"detection\.batch_size = {bad}: .*{says}"):
             load_mission(None, {"detection.batch_size": bad})

@@ -195,7 +195,7 @@ def test_detections_at_capture_read_no_tile_twice_and_cache_none(
     assert spy.reads == [] and cached == [0]
     # the detectors ran at capture, on the clear tiles of each cloud-screen batch (2 tiles)
     assert sum(spy.calls) == one_call["counters"]["tiles_inferred"]
-    assert max(spy.calls) <= engine.detection.batch_size
+    assert max(spy.calls) <= engine.batch_size
 
 
 def test_a_model_update_after_the_capture_runs_the_tiles_again(
@@ -322,7 +322,7 @@ def test_guarded_weights_run_in_chunks_as_one_call(
     one = list(reads.calls)
     reads.calls.clear()
     default = _node(engine, s2_ref, ahead=None, hazards=hazards)
-    assert default.detections.chunk_tiles == chunk_tiles(engine.detection.batch_size) == 8
+    assert default.detections.chunk_tiles == chunk_tiles(engine.batch_size) == 8
     assert not default.detections.at_capture
     default.close()
     chunked = _mission(_node(engine, s2_ref, 2, ahead=None, hazards=hazards))  # 7 tiles: 4 chunks
@@ -447,9 +447,15 @@ def test_the_picker_keeps_the_best_and_cuts_only_what_it_keeps() -> None:
 # -- lanes: an actor with more than one thread runs the detectors of several batches at once
 
 
-def _lanes_engine(threads: int, lanes: int | None = None, provider: str = "cpu") -> InferenceEngine:
+def _lanes_engine(
+    threads: int, lanes: int | None = None, provider: str = "cpu", batch_size: int | None = None
+) -> InferenceEngine:
     detection = DetectionSettings(
-        detectors=("cloud", "fire", "ship"), threads=threads, lanes=lanes, provider=provider
+        detectors=("cloud", "fire", "ship"),
+        threads=threads,
+        lanes=lanes,
+        provider=provider,
+        batch_size=batch_size,
     )
     return InferenceEngine(detection, CostModel(get_accelerator("jetson_orin_nano")))
 
@@ -502,13 +508,14 @@ def test_lanes_raise_exactly_what_one_lane_raises(
     eng.close()
 
 
-def test_a_gpu_that_falls_back_to_the_cpu_gets_cpu_lanes(
+def test_a_gpu_that_falls_back_to_the_cpu_gets_cpu_lanes_and_batch(
     s2_ref: SceneRef, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """onnxruntime-gpu lists CUDA even where no GPU can run it: the actor plans one lane for
     the GPU, its first session falls back to the CPU, and the automatic choice is made again
     for the CPU before any tile runs (an explicit ``lanes`` is kept), as ``edgeinfer detect``
-    does."""
+    does. So is the batch: 2 tiles planned for the GPU, 1 once the sessions run on the CPU (a
+    given batch is kept)."""
     import edgeinfer.detect.sessions as sessions_module
 
     if "CUDAExecutionProvider" in sessions_module.available_providers():
@@ -519,10 +526,11 @@ def test_a_gpu_that_falls_back_to_the_cpu_gets_cpu_lanes(
         lambda: ("CUDAExecutionProvider", "CPUExecutionProvider"),
     )
     auto = _lanes_engine(2, provider="cuda")
-    assert (auto.lanes, auto.threads_per_lane) == (1, 2)  # planned for the GPU
+    assert (auto.lanes, auto.threads_per_lane, auto.batch_size) == (1, 2, 2)  # for the GPU
     prepared = auto.prepare(s2_ref)
     assert set(auto.providers().values()) == {"cpu"}
-    assert (auto.lanes, auto.threads_per_lane) == (2, 1)
+    assert (auto.lanes, auto.threads_per_lane, auto.batch_size) == (2, 1, 1)
+    assert {r.batch_size for r in auto._runners.values()} == {1}
     assert auto.options.intra_op_threads == 1 and auto.solo_options.intra_op_threads == 2
     tiles = [t for t in auto.tiles(prepared) if t.valid.any()][:4]
     batches = [(k, tiles[k : k + 2]) for k in range(0, 4, 2)]
@@ -530,9 +538,9 @@ def test_a_gpu_that_falls_back_to_the_cpu_gets_cpu_lanes(
     assert all(len(c) == 1 for c in auto._copies.values()) and auto._copies  # lane 2 ran
     assert [a for _, a, _ in got] == [auto.detect_each(prepared, t)[0] for _, t in batches]
     auto.close()
-    fixed = _lanes_engine(2, lanes=1, provider="cuda")
+    fixed = _lanes_engine(2, lanes=1, provider="cuda", batch_size=2)
     fixed.prepare(s2_ref)
-    assert (fixed.lanes, fixed.threads_per_lane) == (1, 2)
+    assert (fixed.lanes, fixed.threads_per_lane, fixed.batch_size) == (1, 2, 2)
     fixed.close()
 
 

@@ -59,6 +59,16 @@ def default_batch_size(provider: str) -> int:
     return GPU_BATCH_SIZE if gpu_requested(provider) else CPU_BATCH_SIZE
 
 
+def fallback_batch(batch_size: int | None, planned: int, providers: Iterable[str]) -> int | None:
+    """The batch to use instead of ``planned`` when it was the automatic choice for a GPU
+    (``batch_size`` None) but the sessions run on the CPU (``providers``, as
+    :attr:`Detector.provider`): :data:`CPU_BATCH_SIZE`. None keeps ``planned`` (it was
+    given, a GPU runs, or nothing changes); the counterpart of :func:`fallback_plan`."""
+    if batch_size is not None or any(p != "cpu" for p in providers):
+        return None
+    return CPU_BATCH_SIZE if planned != CPU_BATCH_SIZE else None
+
+
 def plan_lanes(
     threads: int | None, lanes: int | None, on_gpu: bool, cpus: int | None = None
 ) -> tuple[int, int | None]:
@@ -103,31 +113,34 @@ def fallback_plan(
 def build_lanes(
     models: dict[str, ModelInfo],
     options: RuntimeOptions,
-    batch_size: int,
+    batch_size: int | None,
     threads: int | None,
     lanes: int | None,
-) -> tuple[list[dict[str, Detector]], int, int | None]:
-    """Each lane's detectors (the first lane's log their provider), the number of lanes and
-    the threads per lane (:func:`plan_lanes`).
+) -> tuple[list[dict[str, Detector]], int, int | None, int]:
+    """Each lane's detectors (the first lane's log their provider), the number of lanes, the
+    threads per lane (:func:`plan_lanes`) and the tiles per batch (``batch_size``, or None:
+    :func:`default_batch_size`).
 
-    Planned for the provider asked for; if a GPU provider was planned for (one lane) but the
-    sessions fell back to the CPU (onnxruntime-gpu lists CUDA on a machine without a usable
-    GPU), the automatic choice is made again for the CPU."""
+    Planned for the provider asked for; if a GPU provider was planned for but the sessions
+    fell back to the CPU (onnxruntime-gpu lists CUDA on a machine without a usable GPU), the
+    automatic choices (lanes, batch) are made again for the CPU."""
     asked_gpu = gpu_requested(options.provider)
+    batch = default_batch_size(options.provider) if batch_size is None else batch_size
 
     def crew(per: int | None, announce: bool) -> dict[str, Detector]:
         lane = dataclasses.replace(options, intra_op_threads=per)
-        return {d: Detector(m, lane, batch_size, announce=announce) for d, m in models.items()}
+        return {d: Detector(m, lane, batch, announce=announce) for d, m in models.items()}
 
     n, per = plan_lanes(threads, lanes, asked_gpu)
     first = crew(per, True)
-    replanned = fallback_plan(
-        threads, lanes, asked_gpu, (r.provider for r in first.values()), (n, per)
-    )
-    if replanned is not None:
-        n, per = replanned
+    providers = [r.provider for r in first.values()]
+    replanned = fallback_plan(threads, lanes, asked_gpu, providers, (n, per))
+    rebatched = fallback_batch(batch_size, batch, providers)
+    if replanned is not None or rebatched is not None:
+        n, per = replanned or (n, per)
+        batch = rebatched or batch
         first = crew(per, False)  # the fallback was logged by the first try
-    return [first, *(crew(per, False) for _ in range(n - 1))], n, per
+    return [first, *(crew(per, False) for _ in range(n - 1))], n, per, batch
 
 
 def ordered_parallel(

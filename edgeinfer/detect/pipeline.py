@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from edgeinfer.detect.alerts import Alert, objects_from_output
-from edgeinfer.detect.lanes import build_lanes, default_batch_size, ordered_parallel, prefetched
+from edgeinfer.detect.lanes import build_lanes, ordered_parallel, prefetched
 from edgeinfer.detect.metadata import DETECTORS, ModelInfo
 from edgeinfer.detect.records import RECORD_SIZE
 from edgeinfer.detect.registry import ModelRegistry
@@ -179,7 +179,8 @@ def detect_scene(
     ``lanes``: copies of the models that run batches in parallel, ``threads`` shared between
     them (:mod:`edgeinfer.detect.lanes`); None: one per thread up to 4 on CPU, one on a GPU.
     ``batch_size``: tiles per ``session.run``; None: 1 on CPU, 2 on a GPU
-    (:func:`~edgeinfer.detect.lanes.default_batch_size`). The results depend on neither.
+    (:func:`~edgeinfer.detect.lanes.default_batch_size`; 1 where a GPU provider falls back
+    to the CPU). The results depend on neither.
     """
     t_start = time.perf_counter()
     if not 0.0 <= cloud_threshold <= 1.0:
@@ -192,9 +193,9 @@ def detect_scene(
     wanted = list(dict.fromkeys(d.strip() for d in detectors if d.strip()))
     if not wanted:
         raise ConfigError("no detectors given; choose from " + ", ".join(DETECTORS))
-    if batch_size is None:
-        batch_size = default_batch_size(provider)
-    elif isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+    ):
         raise ConfigError(
             f"batch_size = {batch_size!r}: expected an integer >= 1; leave it out for 1 tile "
             "per batch on CPU, 2 on a GPU"
@@ -226,7 +227,7 @@ def detect_scene(
         result.wall_s = time.perf_counter() - t_start
         return result
 
-    crews, n_lanes, per_lane = build_lanes(models, options, batch_size, threads, lanes)
+    crews, n_lanes, per_lane, batch_size = build_lanes(models, options, batch_size, threads, lanes)
     result.providers = {r.info.name: r.provider for r in crews[0].values()}
     result.lanes, result.threads_per_lane = n_lanes, per_lane
     result.batch_size = batch_size

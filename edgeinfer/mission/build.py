@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeinfer.budget import get_accelerator
-from edgeinfer.detect.lanes import default_batch_size
 from edgeinfer.errors import ConfigError, EdgeInferError
 from edgeinfer.mission.config import MissionConfig
 from edgeinfer.node.costs import CostModel
@@ -149,7 +148,7 @@ def node_settings(
             provider=d.provider,
             tile_size=d.tile_size,
             overlap=d.overlap,
-            batch_size=default_batch_size(d.provider) if d.batch_size == "auto" else d.batch_size,
+            batch_size=None if d.batch_size == "auto" else d.batch_size,
             threads=threads,
             lanes=None if d.lanes == "auto" else d.lanes,
             models_dir=d.models_dir,

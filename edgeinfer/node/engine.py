@@ -39,7 +39,13 @@ from edgeinfer.detect import (
     RuntimeOptions,
     objects_from_output,
 )
-from edgeinfer.detect.lanes import fallback_plan, ordered_parallel, plan_lanes
+from edgeinfer.detect.lanes import (
+    default_batch_size,
+    fallback_batch,
+    fallback_plan,
+    ordered_parallel,
+    plan_lanes,
+)
 from edgeinfer.detect.pipeline import cloud_fraction
 from edgeinfer.detect.runtime import DetectorOutput, gpu_requested
 from edgeinfer.errors import EdgeInferError, ModelError
@@ -92,6 +98,13 @@ class InferenceEngine:
             intra_op_threads=self.threads_per_lane,
             require_signature=detection.require_signature,
             trusted_keys=detection.trusted_keys,
+        )
+        #: tiles per ``session.run``: the setting, or by the provider asked for (``None``),
+        #: made again for the CPU if a GPU's sessions fall back (:meth:`_runner_for`)
+        self.batch_size = (
+            default_batch_size(detection.provider)
+            if detection.batch_size is None
+            else detection.batch_size
         )
         # planned for a GPU that may not be usable here: checked at the first session
         self._check_fallback = on_gpu
@@ -160,24 +173,29 @@ class InferenceEngine:
         """The process's detector of ``info`` (loaded on first use). The first session
         loaded checks the lanes' plan: where a GPU provider was planned for (one lane) but
         the session fell back to the CPU (onnxruntime-gpu lists CUDA on a machine without a
-        usable GPU), the automatic choice is made again for the CPU
-        (:func:`~edgeinfer.detect.lanes.fallback_plan`, as ``edgeinfer detect`` does)."""
+        usable GPU), the automatic choices of lanes and batch are made again for the CPU
+        (:func:`~edgeinfer.detect.lanes.fallback_plan`, :func:`~edgeinfer.detect.lanes.
+        fallback_batch`, as ``edgeinfer detect`` does)."""
         found = self._runners.get(info.name)
         if found is not None:
             return found
-        runner = Detector(info, self._options, self.detection.batch_size)
+        runner = Detector(info, self._options, self.batch_size)
         if self._check_fallback:
             self._check_fallback = False
             d = self.detection
             plan = (self.lanes, self.threads_per_lane)
             replanned = fallback_plan(d.threads, d.lanes, True, [runner.provider], plan)
+            rebatched = fallback_batch(d.batch_size, self.batch_size, [runner.provider])
             if replanned is not None:
                 self.lanes, self.threads_per_lane = replanned
                 self._options = dataclasses.replace(
                     self._options, intra_op_threads=self.threads_per_lane
                 )
+            if rebatched is not None:
+                self.batch_size = rebatched
+            if replanned is not None or rebatched is not None:
                 # the fallback was logged by the first try
-                runner = Detector(info, self._options, self.detection.batch_size, announce=False)
+                runner = Detector(info, self._options, self.batch_size, announce=False)
         self._runners[info.name] = runner
         return runner
 
@@ -261,7 +279,7 @@ class InferenceEngine:
             return per_detector, 0.0
         golden = list(prepared.detectors.values())
         runners = [pick(g) if pick is not None else g for g in golden]
-        b = self.detection.batch_size
+        b = self.batch_size
         crews = self._crews(golden, runners)
         if len(crews) == 1 or len(tiles) <= b:
             return _detect_each_with(runners, tiles)
@@ -336,7 +354,7 @@ class InferenceEngine:
         copies = self._copies.get(golden.info.name)
         if copies is None:
             copies = [
-                Detector(golden.info, self._options, self.detection.batch_size, announce=False)
+                Detector(golden.info, self._options, self.batch_size, announce=False)
                 for _ in range(self.lanes - 1)
             ]
             self._copies[golden.info.name] = copies

@@ -39,7 +39,7 @@ import contextlib
 import logging
 import operator
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Literal
 
 from edgeinfer.errors import EdgeInferError
 from edgeinfer.faults import FaultedDetector
@@ -88,12 +88,28 @@ class Detections:
         self.engine = engine
         self.hazards = hazards
         self.downlink = settings.downlink
-        self.chunk_tiles: int | None = chunk_tiles(settings.detection.batch_size)
+        # None: a capture's completed tiles in one call; "auto": chunks of the engine's
+        # batch, read when a flush runs (the batch is settled by the first session)
+        self._chunk_tiles: int | Literal["auto"] | None = "auto"
         self.at_capture = not (h.guarded_weights or h.upsets("tiles")) and (
             b.on_refusal == "defer" and b.max_defer_s is None
         )
         self.ahead: dict[int, Ahead] = {}
         self._release = release
+
+    @property
+    def chunk_tiles(self) -> int | None:
+        """Tiles per detector call at flush: a multiple of the engine's batch near
+        :data:`CHUNK_TILES`, or what was set (None: one call per capture)."""
+        return (
+            chunk_tiles(self.engine.batch_size)
+            if self._chunk_tiles == "auto"
+            else self._chunk_tiles
+        )
+
+    @chunk_tiles.setter
+    def chunk_tiles(self, value: int | None) -> None:
+        self._chunk_tiles = value
 
     def captured(
         self,

@@ -334,7 +334,7 @@ class SatelliteGroup:
             "providers": self.engine.providers(),
             "lanes": self.engine.lanes,
             "threads_per_lane": self.engine.threads_per_lane,
-            "batch_size": self.engine.detection.batch_size,
+            "batch_size": self.engine.batch_size,
             "models": self.engine.models_loaded(),
             "wall_s": dict(self.wall_s),
             "group": self.key,

@@ -84,7 +84,7 @@ class SatelliteNode:
         )
         # a satellite's own models (guarded copies, updates) run in one lane: all the threads
         self.hazards = NodeHazards(h, settings.seed, index, engine.solo_options)
-        self.slots = ModelSlots(engine.solo_options, settings.detection.batch_size, h.trusted_keys)
+        self.slots = ModelSlots(engine.solo_options, engine, h.trusted_keys)
         self.raised: dict[int, bytes] = {}
         self.failures: list[dict[str, Any]] = []
         self.storage = OnboardStorage(settings.budgets.storage_bytes)
@@ -172,7 +172,7 @@ class SatelliteNode:
                         log["empty"] += 1
                         continue
                     batch.append(tile)
-                    if len(batch) >= d.batch_size:
+                    if len(batch) >= self.engine.batch_size:
                         yield screen(batch)
                         batch = []
                 if batch:

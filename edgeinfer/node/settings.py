@@ -39,7 +39,9 @@ class DetectionSettings:
     provider: str = "cpu"
     tile_size: int = 512
     overlap: int = 64
-    batch_size: int = 1
+    # tiles per session.run; None: by the provider that runs, resolved in the satellite's
+    # process (InferenceEngine.batch_size)
+    batch_size: int | None = None
     threads: int = 1
     lanes: int | None = None  # copies of the models run in parallel (edgeinfer.detect.lanes)
     models_dir: str | None = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from edgeinfer.detect import Detector, ModelInfo, RuntimeOptions
 from edgeinfer.detect.signing import load_trusted_keys
@@ -34,14 +34,23 @@ class UplinkedModel:
     source: str = ""
 
 
+class Batching(Protocol):
+    """Where the tiles per batch come from (the satellite's :class:`InferenceEngine`, whose
+    batch is settled by its first session)."""
+
+    @property
+    def batch_size(self) -> int: ...
+
+
 class ModelSlots:
-    """The models a satellite replaced by accepted updates, by model name."""
+    """The models a satellite replaced by accepted updates, by model name; they run at the
+    batch ``batching`` has when they are installed."""
 
     def __init__(
-        self, options: RuntimeOptions, batch_size: int, trusted_keys: tuple[str, ...] = ()
+        self, options: RuntimeOptions, batching: Batching, trusted_keys: tuple[str, ...] = ()
     ) -> None:
         self.options = options
-        self.batch_size = batch_size
+        self.batching = batching
         self.trusted_keys = trusted_keys
         self.active: dict[str, Detector] = {}
         self.log: list[dict[str, Any]] = []
@@ -58,7 +67,9 @@ class ModelSlots:
             )
             if current is not None:
                 _same_inputs(info, current)
-            detector = Detector(info, self.options, self.batch_size, model_bytes=update.onnx_bytes)
+            detector = Detector(
+                info, self.options, self.batching.batch_size, model_bytes=update.onnx_bytes
+            )
         except ModelError as exc:
             logger.warning("%s at t=%.0f s: refused %s; keeping the previous model", who, t_s, exc)
             self.log.append(
@@ -96,7 +107,7 @@ class ModelSlots:
             u = updates[index]
             info = verify_update(ModelUpdate(u.name, u.onnx_bytes, u.signature), keys)
             self.active[info.name] = Detector(
-                info, self.options, self.batch_size, model_bytes=u.onnx_bytes
+                info, self.options, self.batching.batch_size, model_bytes=u.onnx_bytes
             )
 
 
