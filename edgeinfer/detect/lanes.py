@@ -56,17 +56,15 @@ Out = TypeVar("Out")
 def default_batch_size(provider: str) -> int:
     """Tiles per batch when none is given: :data:`GPU_BATCH_SIZE` where ``provider`` resolves
     to a GPU provider with this onnxruntime, :data:`CPU_BATCH_SIZE` otherwise."""
-    return GPU_BATCH_SIZE if gpu_requested(provider) else CPU_BATCH_SIZE
+    return planned_batch(None, gpu_requested(provider))
 
 
-def fallback_batch(batch_size: int | None, planned: int, providers: Iterable[str]) -> int | None:
-    """The batch to use instead of ``planned`` when it was the automatic choice for a GPU
-    (``batch_size`` None) but the sessions run on the CPU (``providers``, as
-    :attr:`Detector.provider`): :data:`CPU_BATCH_SIZE`. None keeps ``planned`` (it was
-    given, a GPU runs, or nothing changes); the counterpart of :func:`fallback_plan`."""
-    if batch_size is not None or any(p != "cpu" for p in providers):
-        return None
-    return CPU_BATCH_SIZE if planned != CPU_BATCH_SIZE else None
+def planned_batch(batch_size: int | None, on_gpu: bool) -> int:
+    """``batch_size``, or (None) the automatic choice for sessions planned on a GPU
+    (:data:`GPU_BATCH_SIZE`) or on the CPU (:data:`CPU_BATCH_SIZE`)."""
+    if batch_size is not None:
+        return batch_size
+    return GPU_BATCH_SIZE if on_gpu else CPU_BATCH_SIZE
 
 
 def plan_lanes(
@@ -92,22 +90,26 @@ def plan_lanes(
     return lanes, max(1, total // lanes)
 
 
-def fallback_plan(
+def fallback_choices(
     threads: int | None,
     lanes: int | None,
+    batch_size: int | None,
     planned_for_gpu: bool,
     providers: Iterable[str],
     plan: tuple[int, int | None],
-) -> tuple[int, int | None] | None:
-    """The lanes to use instead of ``plan`` when it was the automatic choice for a GPU but
-    the sessions run on the CPU (``providers``, as :attr:`Detector.provider`; onnxruntime-gpu
-    lists CUDA on a machine without a usable GPU): the automatic choice for the CPU. None
-    keeps ``plan`` (it was for the CPU, ``lanes`` was explicit, a GPU runs, or nothing
-    changes)."""
-    if not planned_for_gpu or lanes is not None or any(p != "cpu" for p in providers):
+    batch: int,
+) -> tuple[tuple[int, int | None], int] | None:
+    """The lanes (with their threads) and the batch to use instead of ``plan`` and ``batch``
+    when they were planned for a GPU but the sessions run on the CPU (``providers``, as
+    :attr:`Detector.provider`; onnxruntime-gpu lists CUDA on a machine without a usable GPU):
+    the automatic choices for the CPU where ``lanes`` and ``batch_size`` were left to them
+    (None), the given ones otherwise. None keeps both (they were for the CPU, a GPU runs, or
+    nothing changes)."""
+    if not planned_for_gpu or any(p != "cpu" for p in providers):
         return None
-    replanned = plan_lanes(threads, None, False)
-    return replanned if replanned != plan else None
+    replanned = plan if lanes is not None else plan_lanes(threads, None, False)
+    rebatched = planned_batch(batch_size, False)
+    return None if (replanned, rebatched) == (plan, batch) else (replanned, rebatched)
 
 
 def build_lanes(
@@ -125,7 +127,7 @@ def build_lanes(
     fell back to the CPU (onnxruntime-gpu lists CUDA on a machine without a usable GPU), the
     automatic choices (lanes, batch) are made again for the CPU."""
     asked_gpu = gpu_requested(options.provider)
-    batch = default_batch_size(options.provider) if batch_size is None else batch_size
+    batch = planned_batch(batch_size, asked_gpu)
 
     def crew(per: int | None, announce: bool) -> dict[str, Detector]:
         lane = dataclasses.replace(options, intra_op_threads=per)
@@ -134,11 +136,9 @@ def build_lanes(
     n, per = plan_lanes(threads, lanes, asked_gpu)
     first = crew(per, True)
     providers = [r.provider for r in first.values()]
-    replanned = fallback_plan(threads, lanes, asked_gpu, providers, (n, per))
-    rebatched = fallback_batch(batch_size, batch, providers)
-    if replanned is not None or rebatched is not None:
-        n, per = replanned or (n, per)
-        batch = rebatched or batch
+    choice = fallback_choices(threads, lanes, batch_size, asked_gpu, providers, (n, per), batch)
+    if choice is not None:
+        (n, per), batch = choice
         first = crew(per, False)  # the fallback was logged by the first try
     return [first, *(crew(per, False) for _ in range(n - 1))], n, per, batch
 

@@ -39,13 +39,7 @@ from edgeinfer.detect import (
     RuntimeOptions,
     objects_from_output,
 )
-from edgeinfer.detect.lanes import (
-    default_batch_size,
-    fallback_batch,
-    fallback_plan,
-    ordered_parallel,
-    plan_lanes,
-)
+from edgeinfer.detect.lanes import fallback_choices, ordered_parallel, plan_lanes, planned_batch
 from edgeinfer.detect.pipeline import cloud_fraction
 from edgeinfer.detect.runtime import DetectorOutput, gpu_requested
 from edgeinfer.errors import EdgeInferError, ModelError
@@ -101,11 +95,7 @@ class InferenceEngine:
         )
         #: tiles per ``session.run``: the setting, or by the provider asked for (``None``),
         #: made again for the CPU if a GPU's sessions fall back (:meth:`_runner_for`)
-        self.batch_size = (
-            default_batch_size(detection.provider)
-            if detection.batch_size is None
-            else detection.batch_size
-        )
+        self.batch_size = planned_batch(detection.batch_size, on_gpu)
         # planned for a GPU that may not be usable here: checked at the first session
         self._check_fallback = on_gpu
         self._runners: dict[str, Detector] = {}
@@ -174,8 +164,7 @@ class InferenceEngine:
         loaded checks the lanes' plan: where a GPU provider was planned for (one lane) but
         the session fell back to the CPU (onnxruntime-gpu lists CUDA on a machine without a
         usable GPU), the automatic choices of lanes and batch are made again for the CPU
-        (:func:`~edgeinfer.detect.lanes.fallback_plan`, :func:`~edgeinfer.detect.lanes.
-        fallback_batch`, as ``edgeinfer detect`` does)."""
+        (:func:`~edgeinfer.detect.lanes.fallback_choices`, as ``edgeinfer detect`` does)."""
         found = self._runners.get(info.name)
         if found is not None:
             return found
@@ -184,16 +173,14 @@ class InferenceEngine:
             self._check_fallback = False
             d = self.detection
             plan = (self.lanes, self.threads_per_lane)
-            replanned = fallback_plan(d.threads, d.lanes, True, [runner.provider], plan)
-            rebatched = fallback_batch(d.batch_size, self.batch_size, [runner.provider])
-            if replanned is not None:
-                self.lanes, self.threads_per_lane = replanned
+            choice = fallback_choices(
+                d.threads, d.lanes, d.batch_size, True, [runner.provider], plan, self.batch_size
+            )
+            if choice is not None:
+                (self.lanes, self.threads_per_lane), self.batch_size = choice
                 self._options = dataclasses.replace(
                     self._options, intra_op_threads=self.threads_per_lane
                 )
-            if rebatched is not None:
-                self.batch_size = rebatched
-            if replanned is not None or rebatched is not None:
                 # the fallback was logged by the first try
                 runner = Detector(info, self._options, self.batch_size, announce=False)
         self._runners[info.name] = runner
