@@ -204,3 +204,20 @@ def test_detect_batch_option_reports_and_checks_it(tmp_path: Path, capsys: Any) 
     out.unlink()
     msg = _one_line_error(["detect", SAR["path"], "--batch", "0", "--output", str(out)], capsys)
     assert "batch_size = 0" in msg and "leave it out" in msg and not out.exists()
+
+
+def test_a_failed_run_leaves_no_state_folder_behind(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without ``execution.state_dir`` a run keeps its onboard queues and ground database in
+    a temporary folder; a run refused for its models (checked after that folder is made)
+    removes it as a finished run does."""
+    import tempfile
+
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    empty = tmp_path / "models"
+    empty.mkdir()
+    _one_line_error(["run", str(_mission(tmp_path, SSO, f"models_dir = '{empty}'"))], capsys)
+    assert list(temp.iterdir()) == []

@@ -97,14 +97,15 @@ def run_mission(
         check_reachable(address)  # before the scenes: a wrong address should fail at once
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    check_models(config)  # one line and exit 2 for a missing, malformed or unsigned model
     state_root = config.execution.state_dir
     state = Path(state_root) if state_root else Path(tempfile.mkdtemp(prefix="edgeinfer-state-"))
-    _fresh_state(state)
-    check_models(config)  # one line and exit 2 for a missing, malformed or unsigned model
     failed: list[dict[str, Any]] = []
-    scenes = open_mission_scenes(config, failed=failed)
+    scenes: list[MissionScene] = []
     executor: Any = None
-    try:
+    try:  # from here on, whatever stops the run removes the temporary state (finally)
+        _fresh_state(state)
+        scenes = open_mission_scenes(config, failed=failed)
         constellation = build_constellation(config)
         names = constellation.names
         stations = build_stations(config)
