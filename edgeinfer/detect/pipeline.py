@@ -18,12 +18,13 @@ import time
 from collections.abc import Callable, Generator, Iterable, Sequence, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from edgeinfer.detect.alerts import Alert, objects_from_output
 from edgeinfer.detect.lanes import build_lanes, ordered_parallel, prefetched
+from edgeinfer.detect.masks import MaskWriter, MaskWriterFactory, open_writers
 from edgeinfer.detect.metadata import DETECTORS, ModelInfo
 from edgeinfer.detect.records import RECORD_SIZE
 from edgeinfer.detect.registry import ModelRegistry
@@ -47,19 +48,6 @@ Progress = Callable[[int, int | None], None]
 
 Tiler = Callable[[Scene, int, int, tuple[str, ...]], Iterable[Tile]]
 """``iter_tiles(scene, tile_size, overlap, bands)`` from edgeinfer.scene."""
-
-
-class MaskWriter(Protocol):
-    """Receives each inferred tile's class mask (``edgeinfer.scene.writers.ClassMaskWriter``
-    implements it: it writes the tile's core; pixels no tile wrote stay 255, invalid)."""
-
-    def write_tile(self, tile: Tile, classes: np.ndarray) -> None: ...
-
-    def close(self) -> None: ...
-
-
-MaskWriterFactory = Callable[[Path, Scene, str], MaskWriter]
-"""``(path, scene, detector) -> MaskWriter``."""
 
 
 @dataclass
@@ -234,7 +222,7 @@ def detect_scene(
     writers: dict[str, MaskWriter] = {}
     closers: list[Callable[[], None]] = []
     try:
-        _open_writers(writers, mask_out, models, scene, mask_writer)
+        open_writers(writers, mask_out, models, scene, mask_writer)
         if tiler is None:
             tiles: Iterable[Tile] = _default_tiler()(scene, tile_size, overlap, bands)
             total: int | None = _tile_count(scene, tile_size, overlap)
@@ -389,20 +377,6 @@ def _merge(outcome: _Outcome, writers: dict[str, MaskWriter], result: DetectionR
         writers[detector].write_tile(tile, classes)
 
 
-def _open_writers(
-    writers: dict[str, MaskWriter],
-    mask_out: dict[str, Path],
-    models: dict[str, ModelInfo],
-    scene: Scene,
-    factory: MaskWriterFactory | None,
-) -> None:
-    """Open one mask writer per detector into ``writers`` (filled as they open, so the
-    caller closes those already open if a later one fails)."""
-    for detector, path in mask_out.items():
-        if detector in models:  # a skipped detector writes no mask
-            writers[detector] = (factory or _default_mask_writer)(Path(path), scene, detector)
-
-
 def _default_tiler() -> Tiler:
     from edgeinfer.scene.tiling import iter_tiles
 
@@ -413,9 +387,3 @@ def _tile_count(scene: Scene, tile_size: int, overlap: int) -> int:
     from edgeinfer.scene.tiling import tile_windows
 
     return len(tile_windows(scene.width, scene.height, tile_size, overlap))
-
-
-def _default_mask_writer(path: Path, scene: Scene, detector: str) -> MaskWriter:
-    from edgeinfer.scene.writers import ClassMaskWriter
-
-    return ClassMaskWriter(path, scene, detector=detector)
