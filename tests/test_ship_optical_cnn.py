@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import onnx
 import pytest
 from conftest import shared_path
 
@@ -144,3 +146,96 @@ def test_training_is_deterministic(tmp_path: Path) -> None:
         assert wa.files == wb.files
         for key in wa.files:
             np.testing.assert_array_equal(wa[key], wb[key])
+
+
+def _with_head_shift(tmp_path: Path, name: str, shift: float, **changes: object) -> Path:
+    """A second network: the committed one with its head's bias moved by ``shift`` (so its
+    probabilities differ everywhere), provenance changed by ``changes``."""
+    weights, provenance = _load(WEIGHTS)
+    weights["head.bias"] = weights["head.bias"] + np.float32(shift)
+    path = tmp_path / f"{name}.npz"
+    np.savez(path, provenance=np.array(json.dumps({**provenance, **changes})), **weights)
+    return path
+
+
+def _probabilities(paths: list[Path], x: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(ship mask, probability) of ``ship_pixels`` over the networks in ``paths``."""
+    from edgeinfer.models_build.onnx_ops import GraphBuilder
+
+    members, provenance = builder.load_members(paths)
+    g = GraphBuilder("probabilities", provenance["bands"])
+    ship, prob = builder.ship_pixels(g, members, provenance)
+    g.set_outputs(ship, prob)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    model = g.model()
+    model.ir_version = onnx.helper.find_min_ir_version_for(list(model.opset_import))
+    sess = ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    cls, conf = sess.run(None, {"x": x, "valid": v})
+    return cls[0, 0].astype(bool), conf[0, 0]
+
+
+@needs_weights
+def test_an_ensemble_averages_its_networks_probabilities(tmp_path: Path) -> None:
+    """Several weights files: the probability is the mean of the networks' and a pixel is a
+    ship where that mean is > 0.5 (the threshold is not applied per network)."""
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0.0, 0.08, (1, 5, 96, 80)).astype(np.float32)
+    x[:, :, 40:44, 30:42] = 0.35  # a bright hull on dark water
+    x[:, :, 70:72, 10:13] = 0.25
+    v = np.ones((1, 1, 96, 80), np.float32)
+    v[..., :, 70:] = 0.0  # padding past a scene edge
+    other = _with_head_shift(tmp_path, "other", 2.0)
+    _, p1 = _probabilities([WEIGHTS], x, v)
+    _, p2 = _probabilities([other], x, v)
+    ship, p12 = _probabilities([WEIGHTS, other], x, v)
+    valid = v[0, 0] > 0
+    mean = (p1 + p2) / 2
+    np.testing.assert_allclose(p12[valid], mean[valid], atol=1e-6)
+    sure = valid & (np.abs(mean - builder.PROBABILITY) > 1e-5)
+    np.testing.assert_array_equal(ship[sure], mean[sure] > builder.PROBABILITY)
+    assert not ship[~valid].any()
+    # the mean decides where the networks disagree, so the test is not vacuous
+    disagree = valid & ((p1 > 0.5) != (p2 > 0.5))
+    assert disagree.sum() > 10
+
+
+def _ensemble_session(paths: list[Path]) -> Any:
+    model = builder.build_ship_optical_cnn(paths)
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+@needs_weights
+def test_an_ensemble_union_is_the_or_of_classical_and_the_ensemble(tmp_path: Path) -> None:
+    from edgeinfer.models_build.ship_optical_union import build_ship_optical_union
+
+    other = _with_head_shift(tmp_path, "other", -1.0, seed=1)
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0.0, 0.08, (1, 5, 64, 64)).astype(np.float32)
+    x[:, :, 20:23, 10:30] = 0.4
+    v = np.ones((1, 1, 64, 64), np.float32)
+    ensemble = _ensemble_session([WEIGHTS, other])
+    union_model = build_ship_optical_union([WEIGHTS, other])
+    meta = {p.key: p.value for p in union_model.metadata_props}
+    assert json.loads(meta["edgeinfer.training"])["ensemble_seeds"] == [0, 1]
+    union = ort.InferenceSession(
+        union_model.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    classical = ort.InferenceSession(
+        str(MODELS / "ship_optical.onnx"), providers=["CPUExecutionProvider"]
+    )
+    feeds = {"x": x, "valid": v}
+    expect = (ensemble.run(None, feeds)[0] == 2) | (classical.run(None, feeds)[0] == 2)
+    np.testing.assert_array_equal(union.run(None, feeds)[0] == 2, expect)
+    assert expect.any()
+
+
+@needs_weights
+def test_an_ensemble_of_networks_trained_on_other_windows_is_refused(tmp_path: Path) -> None:
+    """``eval ship`` leaves out the windows a model was trained on, read from its metadata,
+    so every network of an ensemble must have seen the same ones."""
+    other = _with_head_shift(tmp_path, "fold0", 0.0, train_items=["athens_20230818"])
+    with pytest.raises(ValueError, match=r"fold0\.npz: its train_items .* training windows"):
+        builder.build_ship_optical_cnn([WEIGHTS, other])

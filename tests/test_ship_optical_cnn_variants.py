@@ -1,8 +1,8 @@
-"""ship_optical_cnn's training script: the U-Net depth and width and the step count chosen on
-the command line (``--widths``, ``--steps``) reach the training configuration, the committed
-defaults stay what the card records, and a deeper U-Net rebuilds as ONNX equal to torch.
-No training happens here (the CLI test replaces the training functions; the ONNX test uses
-untrained weights)."""
+"""ship_optical_cnn's training script: the U-Net depth and width, the step count, the glint
+and the seed chosen on the command line (``--widths``, ``--steps``, ``--glint``, ``--seed``)
+reach the training configuration, the committed defaults stay what the card records, and a
+deeper U-Net rebuilds as ONNX equal to torch. No training happens here (the CLI test
+replaces the training functions; the ONNX test uses untrained weights)."""
 
 from __future__ import annotations
 
@@ -29,10 +29,13 @@ def test_cv_options_reach_cross_validate(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setattr(script, "cross_validate", fake_cv)
     argv = ["cv", "--data", str(tmp_path), "--keep", str(tmp_path / "folds")]
     assert (
-        script.main([*argv, "--widths", "16,32,64,128", "--steps", "2000", "--glint", "0.1"]) == 0
+        script.main(
+            [*argv, "--widths", "16,32,64,128", "--steps", "2000", "--glint", "0.1", "--seed", "2"]
+        )
+        == 0
     )
     assert script.main(argv) == 0
-    (data, models, steps, folds, keep, widths, glint), defaults = calls
+    (data, models, steps, folds, keep, widths, glint, seed), defaults = calls
     assert (data, models, steps, folds, keep) == (
         tmp_path,
         Path("models"),
@@ -40,8 +43,9 @@ def test_cv_options_reach_cross_validate(monkeypatch: pytest.MonkeyPatch, tmp_pa
         None,
         tmp_path / "folds",
     )
-    assert widths == B_WIDTHS and glint == 0.1
+    assert widths == B_WIDTHS and glint == 0.1 and seed == 2
     assert defaults[2] == script.STEPS and defaults[5] == script.WIDTHS and defaults[6] == 0.0
+    assert defaults[7] == script.SEED == 0  # the committed weights' seed
 
 
 def test_train_options_reach_train(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -55,15 +59,16 @@ def test_train_options_reach_train(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setattr(script, "train", fake_train)
     out = tmp_path / "w.npz"
     argv = ["train", "--data", str(tmp_path), "--out", str(out), "--widths", "8,16,32,64"]
-    assert script.main([*argv, "--steps", "7"]) == 0
-    ((_, items, target, name, steps, widths, glint),) = calls
-    assert (items, target, name, steps, widths, glint) == (
+    assert script.main([*argv, "--steps", "7", "--seed", "5"]) == 0
+    ((_, items, target, name, steps, widths, glint, seed),) = calls
+    assert (items, target, name, steps, widths, glint, seed) == (
         ["a", "b"],
         out,
         tmp_path.name,
         7,
         (8, 16, 32, 64),
         0.0,
+        5,
     )
 
 

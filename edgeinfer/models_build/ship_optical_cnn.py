@@ -12,7 +12,7 @@ probability; the runtime keeps 8-connected objects of >= 2 px.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,28 +28,54 @@ VERSION = "0.1.0"
 PROBABILITY = 0.5  # decision threshold on the sigmoid output, fixed a priori
 MIN_PIXELS = 2  # smallest object kept, fixed a priori (a single bright pixel is not a ship)
 
+#: One weights file, or several networks of one recipe whose probabilities are averaged.
+Weights = Path | Sequence[Path]
 
-def build_ship_optical_cnn(path: Path | None = None) -> onnx.ModelProto:
+
+def load_members(path: Weights | None = None) -> tuple[list[dict[str, np.ndarray]], dict[str, Any]]:
+    """The networks in ``path`` (default: the committed weights) and the first one's
+    provenance; several networks must share their bands, input constants and training
+    windows (the windows ``edgeinfer eval ship`` leaves out)."""
+    paths = [path] if isinstance(path, Path) else list(path or [TRAIN_DIR / f"{NAME}.npz"])
+    if not paths:
+        raise ValueError("no weights given: pass one weights file or several (an ensemble)")
+    loaded = [_load(p) for p in paths]
+    first = loaded[0][1]
+    for p, (_, provenance) in zip(paths[1:], loaded[1:], strict=True):
+        for key in ("bands", "input", "train_items"):
+            if provenance[key] != first[key]:
+                raise ValueError(
+                    f"{p}: its {key} {provenance[key]} differ from {paths[0]}'s {first[key]}; "
+                    "the networks of an ensemble must share their inputs and training windows"
+                )
+    if len(loaded) > 1:
+        first = {**first, "ensemble_seeds": [prov.get("seed") for _, prov in loaded]}
+    return [w for w, _ in loaded], first
+
+
+def build_ship_optical_cnn(path: Weights | None = None) -> onnx.ModelProto:
     """The learned optical ship model from ``path`` (default: the committed weights)."""
-    weights, provenance = _load(path or TRAIN_DIR / f"{NAME}.npz")
+    members, provenance = load_members(path)
     bands = tuple(provenance["bands"])
     g = GraphBuilder(NAME, bands)
-    ship, prob = ship_pixels(g, weights, provenance)
+    ship, prob = ship_pixels(g, members, provenance)
     cls = g.where(ship, g.const(2, np.uint8), g.const(0, np.uint8))
     g.set_outputs(cls, g.where(ship, prob, 0.0))
     return finalize(g.model(__doc__ or ""), _metadata(bands, provenance))
 
 
 def ship_pixels(
-    g: GraphBuilder, weights: dict[str, np.ndarray], provenance: dict[str, Any]
+    g: GraphBuilder, members: Sequence[dict[str, np.ndarray]], provenance: dict[str, Any]
 ) -> tuple[Tensor, Tensor]:
-    """(bool ship pixels, float probability) of the network in graph ``g`` (module doc);
-    ``ship_optical_union`` combines them with the classical detector's."""
+    """(bool ship pixels, float probability) of the networks ``members`` in graph ``g``
+    (module doc; several: the mean of their probabilities); ``ship_optical_union`` combines
+    them with the classical detector's."""
     constants = provenance["input"]
     v = g.to_float(g.valid)
     lx = g.op("Log", g.maximum(g.x, float(constants["floor"])))
     z = g.mul(g.div(g.sub(lx, float(constants["ln_centre"])), float(constants["ln_scale"])), v)
-    prob = g.op("Sigmoid", _Net(g, weights).forward(z))
+    probs = [g.op("Sigmoid", _Net(g, weights).forward(z)) for weights in members]
+    prob = probs[0] if len(probs) == 1 else g.op("Mean", *probs)
     return g.and_(g.valid, g.gt(prob, PROBABILITY)), prob
 
 

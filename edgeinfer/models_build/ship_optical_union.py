@@ -19,7 +19,6 @@ raises ~37 % more detections, and the CNN half false-alarms on the synthetic sam
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,20 +27,21 @@ import onnx
 from edgeinfer.models_build import ship_optical, ship_optical_cnn
 from edgeinfer.models_build.onnx_ops import GraphBuilder
 from edgeinfer.models_build.registry import finalize
-from edgeinfer.models_build.ship_cnn import TRAIN_DIR, _load
+from edgeinfer.models_build.ship_cnn import TRAIN_DIR
 
 NAME = "ship_optical_union"
 VERSION = "0.1.0"
 
 
-def build_ship_optical_union(path: Path | None = None) -> onnx.ModelProto:
-    """The union model, its CNN half from ``path`` (default: the committed weights)."""
-    weights, provenance = _load(path or TRAIN_DIR / f"{ship_optical_cnn.NAME}.npz")
+def build_ship_optical_union(path: ship_optical_cnn.Weights | None = None) -> onnx.ModelProto:
+    """The union model, its CNN half from ``path`` (default: the committed weights; several:
+    an ensemble, :func:`.ship_optical_cnn.load_members`)."""
+    members, provenance = ship_optical_cnn.load_members(path)
     if tuple(provenance["bands"]) != ship_optical.BANDS:
         raise ValueError(f"CNN bands {provenance['bands']} differ from {ship_optical.BANDS}")
     g = GraphBuilder(NAME, ship_optical.BANDS)
     classical, conf = ship_optical.ship_pixels(g)
-    learned, prob = ship_optical_cnn.ship_pixels(g, weights, provenance)
+    learned, prob = ship_optical_cnn.ship_pixels(g, members, provenance)
     ship = g.op("Or", classical, learned)
     score = g.maximum(g.where(classical, conf, 0.0), g.where(learned, prob, 0.0))
     cls = g.where(ship, g.const(2, np.uint8), g.const(0, np.uint8))

@@ -9,6 +9,8 @@ development windows, and cross-validate it by window against the classical ``shi
         --steps 2000 --keep FOLDS/ --data ...   # a variant (depth = number of widths)
     python -m edgeinfer.models_build.train.ship_optical_cnn cv --glint 0.10 \
         --keep FOLDS/ --data ...                # with sun-glint offsets (add_glint)
+    python -m edgeinfer.models_build.train.ship_optical_cnn cv --seed 1 \
+        --keep FOLDS_1/ --data ...              # another seed (ensembles: .ship_optical_union)
 
 Input (the ONNX builder :mod:`edgeinfer.models_build.ship_optical_cnn` does the same): the
 five Sentinel-2 10 m bands B02, B03, B04, B08, B11 as reflectance (``edgeinfer eval ship``
@@ -25,9 +27,12 @@ select a variant without changing these defaults). Targets: ship pixels, minus t
 where two labelled ships touch (so that ships moored side by side stay separate objects).
 Loss: BCE (positive weight ``POS_WEIGHT``) + soft Dice on valid pixels. Sampling: a crop is
 centred near a random ship pixel with probability ``P_SHIP``, else anywhere. Augmentation:
-90-degree rotations, flips, gains. Seed ``SEED``, ``torch.use_deterministic_algorithms``,
-one thread. Post-processing is fixed a priori (not tuned): probability > 0.5, objects of
->= 2 px (the runtime's 8-connected components).
+90-degree rotations, flips, gains. Seed ``SEED`` (``--seed``),
+``torch.use_deterministic_algorithms``, one thread: a rerun on the same machine gives the
+same weights bit for bit, but not on a CPU where torch picks other vector kernels (after 20
+steps, ``ATEN_CPU_CAPABILITY=default`` against AVX2 already changes every tensor, by up to
+1.4e-4; docs/detectors.md). Post-processing is fixed a priori (not tuned): probability
+> 0.5, objects of >= 2 px (the runtime's 8-connected components).
 
 Cross-validation (:data:`FOLDS`, fixed: windows sorted by name, fold = index % 3): for each
 fold, train on the other six windows, export to ONNX, and score that model and
@@ -43,7 +48,7 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -195,16 +200,17 @@ def train(
     steps: int = STEPS,
     widths: tuple[int, ...] = WIDTHS,
     glint: float = 0.0,
+    seed: int = SEED,
 ) -> dict[str, Any]:
     """Train a U-Net of ``widths`` for ``steps`` on ``train_items`` of ``windows`` (``glint``:
-    the largest glint offset of :func:`crops`, 0 = none); write weights + provenance to
-    ``out``."""
+    the largest glint offset of :func:`crops`, 0 = none; ``seed`` seeds torch and the crops);
+    write weights + provenance to ``out``."""
     import torch
 
     torch.set_num_threads(1)  # a 2-core machine shared with other jobs
-    torch.manual_seed(SEED)
+    torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(seed)
     net = _net(widths)
     opt = torch.optim.Adam(net.parameters(), lr=LR)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
@@ -228,7 +234,7 @@ def train(
         "data": f"{data_name} (development windows)",
         "kind": "optical",
         "bands": list(BANDS),
-        "seed": SEED,
+        "seed": seed,
         "steps": steps,
         "batch": BATCH,
         "crop_px": CROP,
@@ -263,14 +269,15 @@ def held_out_summary(tp: int, n_true: int, n_pred: int) -> dict[str, Any]:
 
 def evaluate_fold_models(
     data_dir: Path,
-    weights: Path,
+    weights: Path | Sequence[Path],
     classical_dir: Path,
     work: Path,
-    builders: Mapping[str, Callable[[Path], Any]],
+    builders: Mapping[str, Callable[[Any], Any]],
 ) -> dict[str, dict[str, Any]]:
     """``edgeinfer eval ship`` results of the models ``builders`` make from a fold's
-    ``weights`` and of the classical ``ship_optical`` in ``classical_dir`` (models written to
-    ``work``; each learned model skips the windows its weights were trained on)."""
+    ``weights`` (one network, or several of an ensemble) and of the classical
+    ``ship_optical`` in ``classical_dir`` (models written to ``work``; each learned model
+    skips the windows its weights were trained on)."""
     from edgeinfer.eval.ship import evaluate_ship
 
     work.mkdir(parents=True, exist_ok=True)
@@ -311,6 +318,7 @@ def cross_validate(
     keep: Path | None = None,
     widths: tuple[int, ...] = WIDTHS,
     glint: float = 0.0,
+    seed: int = SEED,
 ) -> dict[str, Any]:
     """Per fold (:data:`FOLDS`): train a U-Net of ``widths`` for ``steps`` on the other
     windows, score both models on the fold; with ``keep``, each fold's weights are kept there
@@ -321,6 +329,7 @@ def cross_validate(
         "steps": steps,
         "widths": list(widths),
         **({"glint": glint} if glint else {}),
+        **({"seed": seed} if seed != SEED else {}),
         "folds": [],
     }
     for k in folds if folds is not None else range(len(FOLDS)):
@@ -329,7 +338,7 @@ def cross_validate(
         with tempfile.TemporaryDirectory() as tmp:
             weights = Path(tmp) / "weights.npz"
             start = time.monotonic()
-            train(windows, train_items, weights, data_dir.name, steps, widths, glint)
+            train(windows, train_items, weights, data_dir.name, steps, widths, glint, seed)
             seconds = time.monotonic() - start
             scores = score_fold(data_dir, weights, held, classical_dir, Path(tmp))
             if keep is not None:
@@ -390,6 +399,9 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="largest sun-glint offset (reflectance) added to half the crops (default 0: none)",
     )
+    parser.add_argument(
+        "--seed", type=int, default=SEED, help=f"seeds torch and the crops (default {SEED})"
+    )
     parser.add_argument("--fold", type=int, action="append", help="cv: only these folds")
     parser.add_argument("--models", type=Path, default=Path("models"), help="has ship_optical")
     parser.add_argument("--out", type=Path, default=None, help="weights (train) or JSON (cv)")
@@ -401,7 +413,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.mode == "cv":
         table = cross_validate(
-            args.data, args.models, args.steps, args.fold, args.keep, args.widths, args.glint
+            args.data,
+            args.models,
+            args.steps,
+            args.fold,
+            args.keep,
+            args.widths,
+            args.glint,
+            args.seed,
         )
         text = json.dumps(table, indent=2, sort_keys=True) + "\n"
         if args.out is not None:
@@ -415,7 +434,14 @@ def main(argv: list[str] | None = None) -> int:
     windows = load_windows(args.data)
     out = args.out or weights_path()
     provenance = train(
-        windows, sorted(windows), out, args.data.name, args.steps, args.widths, args.glint
+        windows,
+        sorted(windows),
+        out,
+        args.data.name,
+        args.steps,
+        args.widths,
+        args.glint,
+        args.seed,
     )
     logger.info("trained on %d windows -> %s", len(provenance["train_items"]), out)
     return 0

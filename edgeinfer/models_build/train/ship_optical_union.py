@@ -4,11 +4,14 @@
         --data ../shared/data/ships_optical_sentinel2_sen2ships --keep FOLDS/
     python -m edgeinfer.models_build.train.ship_optical_union \
         --data ../shared/data/ships_optical_sentinel2_sen2ships --weights FOLDS/ [--record]
+    python -m edgeinfer.models_build.train.ship_optical_union --data ... \
+        --weights FOLDS_0/ --weights FOLDS_1/ --weights FOLDS_2/    # an ensemble (cv --seed)
 
 For each fold of :data:`.ship_optical_cnn.FOLDS`, the CNN trained on the other windows
 (``FOLDS/fold{k}.npz``, written by ``cv --keep``) is built into ``ship_optical_cnn`` and
 into ``ship_optical_union`` (:mod:`edgeinfer.models_build.ship_optical_union`: classical OR
-CNN, one graph), and the three models are scored on the held-out windows by ``edgeinfer eval
+CNN, one graph; with several ``--weights`` folders the CNN is the mean probability of their
+fold networks), and the three models are scored on the held-out windows by ``edgeinfer eval
 ship``'s own code (:func:`edgeinfer.eval.ship.evaluate_ship`: 512 px tiles, its matching
 rule, and the recall by chance of :mod:`edgeinfer.eval.chance`, since a union has more boxes
 and in a port more boxes along the quays match more moored ships whether or not they are
@@ -21,6 +24,7 @@ import argparse
 import json
 import logging
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +33,11 @@ logger = logging.getLogger(__name__)
 SETS = ("ship_optical", "ship_optical_cnn", "ship_optical_union")
 
 
-def score_fold(data_dir: Path, weights: Path, held: list[str], classical_dir: Path) -> list[Any]:
-    """Per held-out window: tp, n_true, n_pred and chance tp of the three models."""
+def score_fold(
+    data_dir: Path, weights: Sequence[Path], held: list[str], classical_dir: Path
+) -> list[Any]:
+    """Per held-out window: tp, n_true, n_pred and chance tp of the three models (the CNN:
+    the network in ``weights``, or the mean probability of several)."""
     from edgeinfer.models_build.ship_optical_cnn import build_ship_optical_cnn
     from edgeinfer.models_build.ship_optical_union import build_ship_optical_union
     from edgeinfer.models_build.train.ship_optical_cnn import evaluate_fold_models
@@ -51,13 +58,17 @@ def score_fold(data_dir: Path, weights: Path, held: list[str], classical_dir: Pa
     return rows
 
 
-def union_table(data_dir: Path, classical_dir: Path, weights_dir: Path) -> dict[str, Any]:
-    """Every fold's windows (:func:`score_fold`) and the pooled scores of the three sets."""
+def union_table(
+    data_dir: Path, classical_dir: Path, weights_dirs: Sequence[Path]
+) -> dict[str, Any]:
+    """Every fold's windows (:func:`score_fold`) and the pooled scores of the three sets;
+    several ``weights_dirs``: the CNN is the ensemble of their fold networks."""
     from edgeinfer.models_build.train.ship_optical_cnn import FOLDS, SPLIT_RULE, held_out_summary
 
     table: dict[str, Any] = {"split": SPLIT_RULE, "folds": []}
     for k, held in enumerate(FOLDS):
-        rows = score_fold(data_dir, weights_dir / f"fold{k}.npz", list(held), classical_dir)
+        weights = [d / f"fold{k}.npz" for d in weights_dirs]
+        rows = score_fold(data_dir, weights, list(held), classical_dir)
         logger.info("fold %d: %s", k, json.dumps(rows))
         table["folds"].append({"fold": k, "held_out": list(held), "windows": rows})
     every = [r for f in table["folds"] for r in f["windows"]]
@@ -77,7 +88,13 @@ def union_table(data_dir: Path, classical_dir: Path, weights_dir: Path) -> dict[
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--weights", type=Path, required=True, help="fold{k}.npz (cv --keep)")
+    parser.add_argument(
+        "--weights",
+        type=Path,
+        action="append",
+        required=True,
+        help="fold{k}.npz (cv --keep); repeated: the CNN is the mean of their networks",
+    )
     parser.add_argument("--models", type=Path, default=Path("models"), help="has ship_optical")
     parser.add_argument("--out", type=Path, default=None, help="JSON")
     parser.add_argument(
@@ -88,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     table = union_table(args.data, args.models, args.weights)
     table["command"] = (
         "python -m edgeinfer.models_build.train.ship_optical_union "
-        f"--data ../shared/data/{args.data.name} --weights FOLDS/"
+        f"--data ../shared/data/{args.data.name}" + " --weights FOLDS/" * len(args.weights)
     )
     text = json.dumps(table, indent=2, sort_keys=True) + "\n"
     if args.out is not None:
