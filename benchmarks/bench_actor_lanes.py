@@ -29,20 +29,30 @@ SETTINGS: dict[str, dict[str, Any]] = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    from paths_ray import run_pipeline, start_ray
     from run_all import parse_grid
-    from workload import make_workload
-
-    from edgeinfer.bench import describe_machine, machine_line, make_scene, tiled_size
 
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--grid", type=parse_grid, default=(16, 12))
     p.add_argument("--repeat", type=int, default=2)
-    p.add_argument("--work", type=Path, default=None)
+    p.add_argument(
+        "--work", type=Path, default=None, help="keep the scenes here (default: temp, removed)"
+    )
     a = p.parse_args(argv)
-    work = a.work or Path(tempfile.mkdtemp(prefix="edgeinfer-actor-lanes-"))
+    if a.work is not None:
+        return compare(a, a.work)
+    with tempfile.TemporaryDirectory(prefix="edgeinfer-actor-lanes-") as tmp:
+        return compare(a, Path(tmp))  # the scenes (~570 MB at 16x12) go with the folder
+
+
+def compare(a: argparse.Namespace, work: Path) -> int:
+    """Both lane settings, ``a.repeat`` times each, on scenes made in ``work``."""
+    from paths_ray import run_pipeline, start_ray
+    from workload import make_workload
+
+    from edgeinfer.bench import describe_machine, machine_line, make_scene, tiled_size
+
     cols, rows = a.grid
     workload = make_workload(work, cols, rows, captures=1)
     warm = make_scene(work / "warm_2x1.tif", *tiled_size(2, 1))

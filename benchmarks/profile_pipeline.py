@@ -175,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--grid", type=parse_grid, default=(8, 6))
-    p.add_argument("--work", type=Path, default=None)
+    p.add_argument(
+        "--work", type=Path, default=None, help="keep the scene here (default: temp, removed)"
+    )
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--html", type=Path, default=None, help="also write pyinstrument's HTML")
     a = p.parse_args(argv)
@@ -184,8 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     from edgeinfer.scene import set_gdal_cache_mb
 
     set_gdal_cache_mb(64)
-    work = a.work or Path(tempfile.mkdtemp(prefix="edgeinfer-profile-"))
-    result = profile_capture(work, a.grid, html=a.html is not None)
+    if a.work is not None:
+        result = profile_capture(a.work, a.grid, html=a.html is not None)
+    else:  # the scene (~150 MB at 8x6) goes with the temporary folder
+        with tempfile.TemporaryDirectory(prefix="edgeinfer-profile-") as tmp:
+            result = profile_capture(Path(tmp), a.grid, html=a.html is not None)
     profiler = result.pop("profiler")
     result["machine"] = describe_machine()
     print(f"machine: {machine_line(result['machine'])}")
