@@ -239,3 +239,9 @@ def test_an_ensemble_of_networks_trained_on_other_windows_is_refused(tmp_path: P
     other = _with_head_shift(tmp_path, "fold0", 0.0, train_items=["athens_20230818"])
     with pytest.raises(ValueError, match=r"fold0\.npz: its train_items .* training windows"):
         builder.build_ship_optical_cnn([WEIGHTS, other])
+
+
+def test_an_empty_list_of_weights_is_refused() -> None:
+    """An explicit empty list is a mistake, not a request for the committed weights."""
+    with pytest.raises(ValueError, match="no weights given"):
+        builder.build_ship_optical_cnn([])

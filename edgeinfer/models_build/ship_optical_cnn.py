@@ -36,7 +36,10 @@ def load_members(path: Weights | None = None) -> tuple[list[dict[str, np.ndarray
     """The networks in ``path`` (default: the committed weights) and the first one's
     provenance; several networks must share their bands, input constants and training
     windows (the windows ``edgeinfer eval ship`` leaves out)."""
-    paths = [path] if isinstance(path, Path) else list(path or [TRAIN_DIR / f"{NAME}.npz"])
+    if path is None:
+        paths = [TRAIN_DIR / f"{NAME}.npz"]
+    else:
+        paths = [path] if isinstance(path, Path) else list(path)
     if not paths:
         raise ValueError("no weights given: pass one weights file or several (an ensemble)")
     loaded = [_load(p) for p in paths]

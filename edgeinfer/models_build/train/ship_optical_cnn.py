@@ -272,7 +272,7 @@ def evaluate_fold_models(
     weights: Path | Sequence[Path],
     classical_dir: Path,
     work: Path,
-    builders: Mapping[str, Callable[[Any], Any]],
+    builders: Mapping[str, Callable[[Path | Sequence[Path]], Any]],
 ) -> dict[str, dict[str, Any]]:
     """``edgeinfer eval ship`` results of the models ``builders`` make from a fold's
     ``weights`` (one network, or several of an ensemble) and of the classical
