@@ -158,13 +158,15 @@ def _with_head_shift(tmp_path: Path, name: str, shift: float, **changes: object)
     return path
 
 
-def _probabilities(paths: list[Path], x: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, ...]:
+def _probabilities(
+    paths: list[Path], x: np.ndarray, v: np.ndarray, combine: str = "mean"
+) -> tuple[np.ndarray, ...]:
     """(ship mask, probability) of ``ship_pixels`` over the networks in ``paths``."""
     from edgeinfer.models_build.onnx_ops import GraphBuilder
 
-    members, provenance = builder.load_members(paths)
+    members, provenance = builder.load_members(paths, combine)
     g = GraphBuilder("probabilities", provenance["bands"])
-    ship, prob = builder.ship_pixels(g, members, provenance)
+    ship, prob = builder.ship_pixels(g, members, provenance, combine)
     g.set_outputs(ship, prob)
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
@@ -200,6 +202,13 @@ def test_an_ensemble_averages_its_networks_probabilities(tmp_path: Path) -> None
     # the mean decides where the networks disagree, so the test is not vacuous
     disagree = valid & ((p1 > 0.5) != (p2 > 0.5))
     assert disagree.sum() > 10
+    # combine="max": the larger probability, a ship where either network says so (OR)
+    ship_or, p_max = _probabilities([WEIGHTS, other], x, v, combine="max")
+    np.testing.assert_allclose(p_max[valid], np.maximum(p1, p2)[valid], atol=1e-6)
+    either = (p1 > builder.PROBABILITY) | (p2 > builder.PROBABILITY)
+    sure = valid & (np.abs(np.maximum(p1, p2) - builder.PROBABILITY) > 1e-5)
+    np.testing.assert_array_equal(ship_or[sure], either[sure])
+    assert (ship_or & ~ship).sum() > 0  # the OR keeps pixels the mean drops
 
 
 def _ensemble_session(paths: list[Path]) -> Any:
@@ -241,7 +250,32 @@ def test_an_ensemble_of_networks_trained_on_other_windows_is_refused(tmp_path: P
         builder.build_ship_optical_cnn([WEIGHTS, other])
 
 
-def test_an_empty_list_of_weights_is_refused() -> None:
+def test_an_empty_list_of_weights_or_an_unknown_combine_is_refused() -> None:
     """An explicit empty list is a mistake, not a request for the committed weights."""
     with pytest.raises(ValueError, match="no weights given"):
         builder.build_ship_optical_cnn([])
+    with pytest.raises(ValueError, match=r"combine 'median': use one of \['max', 'mean'\]"):
+        builder.build_ship_optical_cnn(combine="median")
+
+
+@needs_weights
+def test_the_union_cv_builds_the_ensemble_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``train.ship_optical_union``: several weights files and ``--combine`` reach the CNN and
+    union models that are scored (evaluation replaced; the models are built for real)."""
+    from edgeinfer.models_build.train import ship_optical_cnn as cnn_script
+    from edgeinfer.models_build.train import ship_optical_union as union_script
+
+    built: dict[str, dict[str, str]] = {}
+
+    def fake_evaluate(data: Path, weights: Any, classical: Path, work: Path, builders: Any) -> Any:
+        for name, build in builders.items():
+            built[name] = {p.key: p.value for p in build(weights).metadata_props}
+        row = {"item": "w", "tp": 1, "n_true": 2, "n_pred": 3, "chance_tp": 0.5}
+        return {name: {"per_image": [row]} for name in union_script.SETS}
+
+    monkeypatch.setattr(cnn_script, "evaluate_fold_models", fake_evaluate)
+    rows = union_script.score_fold(Path("data"), [WEIGHTS, WEIGHTS], ["w"], MODELS, "max")
+    assert rows[0]["ship_optical_union"] == {"tp": 1, "n_true": 2, "n_pred": 3, "chance_tp": 0.5}
+    for name in ("ship_optical_cnn", "ship_optical_union"):
+        training = json.loads(built[name]["edgeinfer.training"])
+        assert training["ensemble_combine"] == "max" and training["ensemble_seeds"] == [0, 0]

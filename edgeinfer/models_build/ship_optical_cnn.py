@@ -28,14 +28,23 @@ VERSION = "0.1.0"
 PROBABILITY = 0.5  # decision threshold on the sigmoid output, fixed a priori
 MIN_PIXELS = 2  # smallest object kept, fixed a priori (a single bright pixel is not a ship)
 
-#: One weights file, or several networks of one recipe whose probabilities are averaged.
+#: One weights file, or several networks of one recipe (an ensemble, combined by
+#: :data:`COMBINE`).
 Weights = Path | Sequence[Path]
+#: How an ensemble's probabilities are combined: ``mean`` (a ship where the networks on
+#: average say so) or ``max`` (where any of them does: the OR of their masks).
+COMBINE = {"mean": "Mean", "max": "Max"}
 
 
-def load_members(path: Weights | None = None) -> tuple[list[dict[str, np.ndarray]], dict[str, Any]]:
+def load_members(
+    path: Weights | None = None, combine: str = "mean"
+) -> tuple[list[dict[str, np.ndarray]], dict[str, Any]]:
     """The networks in ``path`` (default: the committed weights) and the first one's
-    provenance; several networks must share their bands, input constants and training
-    windows (the windows ``edgeinfer eval ship`` leaves out)."""
+    provenance (for several, with the seeds and ``combine``); several networks must share
+    their bands, input constants and training windows (the windows ``edgeinfer eval ship``
+    leaves out)."""
+    if combine not in COMBINE:
+        raise ValueError(f"ensemble combine {combine!r}: use one of {sorted(COMBINE)}")
     if path is None:
         paths = [TRAIN_DIR / f"{NAME}.npz"]
     else:
@@ -52,33 +61,38 @@ def load_members(path: Weights | None = None) -> tuple[list[dict[str, np.ndarray
                     "the networks of an ensemble must share their inputs and training windows"
                 )
     if len(loaded) > 1:
-        first = {**first, "ensemble_seeds": [prov.get("seed") for _, prov in loaded]}
+        seeds = [prov.get("seed") for _, prov in loaded]
+        first = {**first, "ensemble_seeds": seeds, "ensemble_combine": combine}
     return [w for w, _ in loaded], first
 
 
-def build_ship_optical_cnn(path: Weights | None = None) -> onnx.ModelProto:
-    """The learned optical ship model from ``path`` (default: the committed weights)."""
-    members, provenance = load_members(path)
+def build_ship_optical_cnn(path: Weights | None = None, combine: str = "mean") -> onnx.ModelProto:
+    """The learned optical ship model from ``path`` (default: the committed weights; several:
+    an ensemble whose probabilities are combined by ``combine``, :data:`COMBINE`)."""
+    members, provenance = load_members(path, combine)
     bands = tuple(provenance["bands"])
     g = GraphBuilder(NAME, bands)
-    ship, prob = ship_pixels(g, members, provenance)
+    ship, prob = ship_pixels(g, members, provenance, combine)
     cls = g.where(ship, g.const(2, np.uint8), g.const(0, np.uint8))
     g.set_outputs(cls, g.where(ship, prob, 0.0))
     return finalize(g.model(__doc__ or ""), _metadata(bands, provenance))
 
 
 def ship_pixels(
-    g: GraphBuilder, members: Sequence[dict[str, np.ndarray]], provenance: dict[str, Any]
+    g: GraphBuilder,
+    members: Sequence[dict[str, np.ndarray]],
+    provenance: dict[str, Any],
+    combine: str = "mean",
 ) -> tuple[Tensor, Tensor]:
     """(bool ship pixels, float probability) of the networks ``members`` in graph ``g``
-    (module doc; several: the mean of their probabilities); ``ship_optical_union`` combines
-    them with the classical detector's."""
+    (module doc; several: their probabilities combined by ``combine``, :data:`COMBINE`);
+    ``ship_optical_union`` combines them with the classical detector's."""
     constants = provenance["input"]
     v = g.to_float(g.valid)
     lx = g.op("Log", g.maximum(g.x, float(constants["floor"])))
     z = g.mul(g.div(g.sub(lx, float(constants["ln_centre"])), float(constants["ln_scale"])), v)
     probs = [g.op("Sigmoid", _Net(g, weights).forward(z)) for weights in members]
-    prob = probs[0] if len(probs) == 1 else g.op("Mean", *probs)
+    prob = probs[0] if len(probs) == 1 else g.op(COMBINE[combine], *probs)
     return g.and_(g.valid, g.gt(prob, PROBABILITY)), prob
 
 

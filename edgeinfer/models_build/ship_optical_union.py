@@ -33,15 +33,17 @@ NAME = "ship_optical_union"
 VERSION = "0.1.0"
 
 
-def build_ship_optical_union(path: ship_optical_cnn.Weights | None = None) -> onnx.ModelProto:
+def build_ship_optical_union(
+    path: ship_optical_cnn.Weights | None = None, combine: str = "mean"
+) -> onnx.ModelProto:
     """The union model, its CNN half from ``path`` (default: the committed weights; several:
-    an ensemble, :func:`.ship_optical_cnn.load_members`)."""
-    members, provenance = ship_optical_cnn.load_members(path)
+    an ensemble combined by ``combine``, :func:`.ship_optical_cnn.load_members`)."""
+    members, provenance = ship_optical_cnn.load_members(path, combine)
     if tuple(provenance["bands"]) != ship_optical.BANDS:
         raise ValueError(f"CNN bands {provenance['bands']} differ from {ship_optical.BANDS}")
     g = GraphBuilder(NAME, ship_optical.BANDS)
     classical, conf = ship_optical.ship_pixels(g)
-    learned, prob = ship_optical_cnn.ship_pixels(g, members, provenance)
+    learned, prob = ship_optical_cnn.ship_pixels(g, members, provenance, combine)
     ship = g.op("Or", classical, learned)
     score = g.maximum(g.where(classical, conf, 0.0), g.where(learned, prob, 0.0))
     cls = g.where(ship, g.const(2, np.uint8), g.const(0, np.uint8))

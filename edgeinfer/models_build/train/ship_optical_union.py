@@ -5,7 +5,8 @@
     python -m edgeinfer.models_build.train.ship_optical_union \
         --data ../shared/data/ships_optical_sentinel2_sen2ships --weights FOLDS/ [--record]
     python -m edgeinfer.models_build.train.ship_optical_union --data ... \
-        --weights FOLDS_0/ --weights FOLDS_1/ --weights FOLDS_2/    # an ensemble (cv --seed)
+        --weights FOLDS_0/ --weights FOLDS_1/ --weights FOLDS_2/ \
+        [--combine mean|max]                          # an ensemble (cv --seed)
 
 For each fold of :data:`.ship_optical_cnn.FOLDS`, the CNN trained on the other windows
 (``FOLDS/fold{k}.npz``, written by ``cv --keep``) is built into ``ship_optical_cnn`` and
@@ -25,8 +26,11 @@ import json
 import logging
 import tempfile
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+from edgeinfer.models_build.ship_optical_cnn import COMBINE
 
 logger = logging.getLogger(__name__)
 
@@ -34,17 +38,21 @@ SETS = ("ship_optical", "ship_optical_cnn", "ship_optical_union")
 
 
 def score_fold(
-    data_dir: Path, weights: Sequence[Path], held: list[str], classical_dir: Path
+    data_dir: Path,
+    weights: Sequence[Path],
+    held: list[str],
+    classical_dir: Path,
+    combine: str = "mean",
 ) -> list[Any]:
     """Per held-out window: tp, n_true, n_pred and chance tp of the three models (the CNN:
-    the network in ``weights``, or the mean probability of several)."""
+    the network in ``weights``, or several combined by ``combine``)."""
     from edgeinfer.models_build.ship_optical_cnn import build_ship_optical_cnn
     from edgeinfer.models_build.ship_optical_union import build_ship_optical_union
     from edgeinfer.models_build.train.ship_optical_cnn import evaluate_fold_models
 
     builders = {
-        "ship_optical_cnn": build_ship_optical_cnn,
-        "ship_optical_union": build_ship_optical_union,
+        "ship_optical_cnn": partial(build_ship_optical_cnn, combine=combine),
+        "ship_optical_union": partial(build_ship_optical_union, combine=combine),
     }
     with tempfile.TemporaryDirectory() as tmp:
         results = evaluate_fold_models(data_dir, weights, classical_dir, Path(tmp), builders)
@@ -59,16 +67,19 @@ def score_fold(
 
 
 def union_table(
-    data_dir: Path, classical_dir: Path, weights_dirs: Sequence[Path]
+    data_dir: Path, classical_dir: Path, weights_dirs: Sequence[Path], combine: str = "mean"
 ) -> dict[str, Any]:
     """Every fold's windows (:func:`score_fold`) and the pooled scores of the three sets;
-    several ``weights_dirs``: the CNN is the ensemble of their fold networks."""
+    several ``weights_dirs``: the CNN is the ensemble of their fold networks, combined by
+    ``combine``."""
     from edgeinfer.models_build.train.ship_optical_cnn import FOLDS, SPLIT_RULE, held_out_summary
 
     table: dict[str, Any] = {"split": SPLIT_RULE, "folds": []}
+    if len(weights_dirs) > 1:
+        table["ensemble"] = {"members": len(weights_dirs), "combine": combine}
     for k, held in enumerate(FOLDS):
         weights = [d / f"fold{k}.npz" for d in weights_dirs]
-        rows = score_fold(data_dir, weights, list(held), classical_dir)
+        rows = score_fold(data_dir, weights, list(held), classical_dir, combine)
         logger.info("fold %d: %s", k, json.dumps(rows))
         table["folds"].append({"fold": k, "held_out": list(held), "windows": rows})
     every = [r for f in table["folds"] for r in f["windows"]]
@@ -93,7 +104,13 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         action="append",
         required=True,
-        help="fold{k}.npz (cv --keep); repeated: the CNN is the mean of their networks",
+        help="fold{k}.npz (cv --keep); repeated: an ensemble of their networks (--combine)",
+    )
+    parser.add_argument(
+        "--combine",
+        choices=sorted(COMBINE),
+        default="mean",
+        help="several --weights: average the probabilities (mean) or OR the masks (max)",
     )
     parser.add_argument("--models", type=Path, default=Path("models"), help="has ship_optical")
     parser.add_argument("--out", type=Path, default=None, help="JSON")
@@ -102,10 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    table = union_table(args.data, args.models, args.weights)
+    table = union_table(args.data, args.models, args.weights, args.combine)
     table["command"] = (
         "python -m edgeinfer.models_build.train.ship_optical_union "
-        f"--data ../shared/data/{args.data.name}" + " --weights FOLDS/" * len(args.weights)
+        f"--data ../shared/data/{args.data.name}"
+        + " --weights FOLDS/" * len(args.weights)
+        + (f" --combine {args.combine}" if len(args.weights) > 1 else "")
     )
     text = json.dumps(table, indent=2, sort_keys=True) + "\n"
     if args.out is not None:
