@@ -7,6 +7,7 @@ absent (a user's clone).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,3 +82,18 @@ def s2_ref() -> Any:
     config = load_mission()
     ensure_sample_data(config)
     return SceneRef("s2_coast", config.scenes[0].path, "sentinel2")
+
+
+@pytest.fixture(autouse=True)
+def _no_root_handler_left_behind() -> Iterator[None]:
+    """``edgeinfer.cli.main.main`` configures logging (``basicConfig(force=True)``) with a
+    handler on the stderr pytest captures and closes after the test; later tests' log lines
+    then hit a closed stream ("--- Logging error ---"). Remove such handlers, and restore the
+    root level, after each test."""
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in before and type(handler) is logging.StreamHandler:
+            root.removeHandler(handler)
+    root.setLevel(level)
