@@ -95,7 +95,10 @@ class Components:
         jumped = node("Gather", [hooked, hooked], axis=0)
         jumped = node("Gather", [jumped, jumped], axis=0)
         changed = node("Cast", [node("Not", [node("Equal", [jumped, lab])])], to=TensorProto.INT64)
-        cond_out = node("Greater", [node("ReduceSum", [changed], keepdims=0), g.const(0, np.int64)])
+        # A zero prepended so the reduction never sees an empty tensor (no mask pixels): the
+        # CPU provider reduces [0] to 0, CUDA refuses ("Can't reduce on dim with value of 0").
+        padded = node("Concat", [g.const([0], np.int64), changed], axis=0)
+        cond_out = node("Greater", [node("ReduceMax", [padded], keepdims=0), g.const(0, np.int64)])
         lab_out = node("Identity", [jumped])
         body = helper.make_graph(
             body_nodes,

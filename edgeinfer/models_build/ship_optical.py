@@ -54,7 +54,7 @@ from edgeinfer.models_build.onnx_ops import GraphBuilder, IntegralImage, Tensor
 from edgeinfer.models_build.registry import finalize
 from edgeinfer.models_build.ship_components import Components, extents, reconstruct
 
-VERSION = "2.0.0"
+VERSION = "2.0.1"
 BANDS = ("B02", "B03", "B04", "B08", "B11")
 OUTPUTS = {"0": "none", "1": "candidate (not produced)", "2": "ship"}
 PARAMS: dict[str, float] = {

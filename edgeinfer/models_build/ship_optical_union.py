@@ -30,7 +30,7 @@ from edgeinfer.models_build.registry import finalize
 from edgeinfer.models_build.ship_cnn import TRAIN_DIR
 
 NAME = "ship_optical_union"
-VERSION = "0.1.0"
+VERSION = "0.1.1"
 
 
 def build_ship_optical_union(

@@ -73,7 +73,7 @@ from edgeinfer.models_build.ship_ops import (
     valid_extent,
 )
 
-VERSION = "1.2.0"
+VERSION = "1.2.1"
 OUTPUTS = {"0": "none", "1": "candidate (not produced)", "2": "ship"}
 
 # ESA SNAP AdaptiveThresholding defaults (REFERENCE.md "Ships", after Crisp DSTO-RR-0272).
