@@ -12,6 +12,8 @@ CUDA libraries are not makes onnxruntime log an error and silently fall back
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 from collections.abc import Sequence
@@ -158,6 +160,36 @@ def requested_providers(provider: str, available: Sequence[str]) -> list[str]:
     return usable or ["CPUExecutionProvider"]
 
 
+_PRELOADED: list[bool] = []
+
+
+def preload_gpu_libraries(ort: Any) -> None:
+    """Load the CUDA and cuDNN libraries that pip installed beside onnxruntime-gpu (the
+    ``nvidia-*`` packages of its ``cuda`` and ``cudnn`` extras, or PyTorch's), once per
+    process, with ``onnxruntime.preload_dlls()`` (onnxruntime >= 1.21). Without them on the
+    loader's path (``LD_LIBRARY_PATH``, a system CUDA) a CUDA session falls back to the CPU.
+
+    onnxruntime reports a library it cannot load with ``print``; that text goes to this
+    module's log (WARNING) instead of stdout, where it would break ``--json`` output. A
+    failure is logged, not raised: the session is then created as before and the provider it
+    really runs on is read back."""
+    if _PRELOADED:
+        return
+    _PRELOADED.append(True)
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is None:
+        return
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            preload()
+    except Exception as exc:  # onnxruntime raises RuntimeError, ctypes OSError
+        logger.warning("onnxruntime.preload_dlls() failed (%s); using the loader's path", exc)
+    for line in printed.getvalue().splitlines():
+        if line.strip():
+            logger.warning("onnxruntime.preload_dlls(): %s", line.strip())
+
+
 def create_session(
     path: str | bytes, options: RuntimeOptions | None = None, label: str = "", announce: bool = True
 ) -> tuple[Any, str]:
@@ -189,6 +221,8 @@ def create_session(
         so.add_session_config_entry("session.use_env_allocators", "1")
         so.log_severity_level = 4  # fatal only: failures still raise, as ModelError
     providers = requested_providers(options.provider, ort.get_available_providers())
+    if providers[0] != "CPUExecutionProvider":
+        preload_gpu_libraries(ort)
     label = label or (path if isinstance(path, str) else f"<{len(path)} bytes>")
     try:
         model = path if isinstance(path, bytes) else str(path)
