@@ -1,0 +1,315 @@
+"""Check and measure the GPU path on a machine with an NVIDIA GPU and onnxruntime-gpu.
+
+    python benchmarks/gpu_check.py --out DIR [--repeat 50] [--grid 8x6]
+
+Needs the generated sample (``make sample``). Steps, each recorded in ``DIR/gpu_check.json``:
+
+1. **environment**: onnxruntime's version and providers; the GPU, its driver and power limit
+   (NVML, through ``pynvml`` when it is installed).
+2. **agreement**: every model in models/ runs on CPU and on CUDA (IOBinding) over the same
+   tiles (``edgeinfer bench``'s inputs): the fraction of pixels with the same class and the
+   largest confidence difference. The GPU path is only worth timing if it computes the same.
+3. **bench**: ``edgeinfer bench`` (``run_bench``) over cpu, cuda and tensorrt, written to
+   ``DIR/bench.json``. A provider this machine lacks is reported as unavailable there.
+4. **energy, measured**: each model on CUDA at the largest batch for ``--energy-s`` seconds,
+   with NVML's board energy counter read before and after: joules per tile of the whole board
+   (idle power included) and above idle (the idle draw measured just before, for as long).
+5. **pipeline**: the whole single-process path (scene on disk -> tiles -> detectors ->
+   alerts, ``detect_scene``) on a ``--grid`` mirror-tiled copy of the sample coast scene and on
+   the sample SAR scene, on CPU and on CUDA: wall time, tiles/s, and whether the alerts are
+   the same.
+
+Prints a short table last. Nothing here runs in CI (no GPU there); the numbers go to
+docs/performance.md with the GPU they were measured on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from edgeinfer.bench.inputs import bench_input  # noqa: E402
+from edgeinfer.bench.latency import BenchSettings, run_bench  # noqa: E402
+from edgeinfer.bench.scenes import make_scene, sample_dir, tiled_size  # noqa: E402
+from edgeinfer.detect.pipeline import detect_scene  # noqa: E402
+from edgeinfer.detect.registry import ModelRegistry  # noqa: E402
+from edgeinfer.detect.runtime import _OUTPUTS, Detector, RuntimeOptions  # noqa: E402
+from edgeinfer.detect.sessions import import_onnxruntime  # noqa: E402
+from edgeinfer.scene import open_scene  # noqa: E402
+
+logger = logging.getLogger("gpu_check")
+
+
+def nvml() -> Any | None:
+    """The ``pynvml`` module with NVML initialised, or None (not installed, no driver)."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception as exc:  # ImportError, NVMLError: both mean "no NVML here"
+        logger.warning("NVML unavailable (%s): no GPU description or measured energy", exc)
+        return None
+    return pynvml
+
+
+def environment(nv: Any | None) -> dict[str, Any]:
+    ort = import_onnxruntime()
+    env: dict[str, Any] = {
+        "onnxruntime": ort.__version__,
+        "onnxruntime_package": ort.get_device(),
+        "available_providers": ort.get_available_providers(),
+        "python": sys.version.split()[0],
+    }
+    if nv is not None:
+        h = nv.nvmlDeviceGetHandleByIndex(0)
+        env["gpu"] = nv.nvmlDeviceGetName(h)
+        env["driver"] = nv.nvmlSystemGetDriverVersion()
+        env["cuda_driver_version"] = nv.nvmlSystemGetCudaDriverVersion_v2()
+        env["memory_mib"] = nv.nvmlDeviceGetMemoryInfo(h).total // 2**20
+        env["power_limit_w"] = nv.nvmlDeviceGetEnforcedPowerLimit(h) / 1e3
+    return env
+
+
+def agreement(registry: ModelRegistry, count: int) -> list[dict[str, Any]]:
+    rows = []
+    for info in registry.list_models():
+        tiles = bench_input(info, 512, count).tiles
+        out: dict[str, Any] = {"model": info.name}
+        outputs = {}
+        for provider in ("cpu", "cuda"):
+            det = Detector(info, RuntimeOptions(provider=provider), batch_size=count)
+            out[f"{provider}_runs_on"] = det.provider
+            out[f"{provider}_io_binding"] = det.binding_device
+            outputs[provider] = det.run(tiles)
+        cls_same = np.mean(
+            [np.mean(a.cls == b.cls) for a, b in zip(outputs["cpu"], outputs["cuda"], strict=True)]
+        )
+        conf_diff = max(
+            float(np.max(np.abs(a.confidence - b.confidence)))
+            for a, b in zip(outputs["cpu"], outputs["cuda"], strict=True)
+        )
+        positives = sum(int(np.count_nonzero(a.cls)) for a in outputs["cpu"])
+        out |= {
+            "tiles": len(tiles),
+            "class_agreement": round(float(cls_same), 7),
+            "max_confidence_diff": float(f"{conf_diff:.3g}"),
+            "cpu_positive_pixels": positives,
+        }
+        rows.append(out)
+        print(f"agreement {info.name}: {out}", flush=True)
+    return rows
+
+
+def energy(nv: Any, registry: ModelRegistry, batch: int, seconds: float) -> list[dict[str, Any]]:
+    h = nv.nvmlDeviceGetHandleByIndex(0)
+    e0 = nv.nvmlDeviceGetTotalEnergyConsumption(h)
+    time.sleep(seconds)
+    idle_w = (nv.nvmlDeviceGetTotalEnergyConsumption(h) - e0) / 1e3 / seconds
+    rows = []
+    for info in registry.list_models():
+        tiles = bench_input(info, 512, batch).tiles
+        det = Detector(info, RuntimeOptions(provider="cuda"), batch_size=batch)
+        if det.provider != "cuda":
+            rows.append({"model": info.name, "status": f"runs on {det.provider}"})
+            continue
+        for _ in range(3):
+            det.run(tiles)
+        n = 0
+        t0 = time.perf_counter()
+        e0 = nv.nvmlDeviceGetTotalEnergyConsumption(h)
+        while time.perf_counter() - t0 < seconds:
+            det.run(tiles)
+            n += len(tiles)
+        joules = (nv.nvmlDeviceGetTotalEnergyConsumption(h) - e0) / 1e3
+        wall = time.perf_counter() - t0
+        row = {
+            "model": info.name,
+            "batch": batch,
+            "tiles": n,
+            "wall_s": round(wall, 3),
+            "tiles_per_s": round(n / wall, 2),
+            "board_w_mean": round(joules / wall, 1),
+            "j_per_tile_board": float(f"{joules / n:.4g}"),
+            "j_per_tile_above_idle": float(f"{(joules - idle_w * wall) / n:.4g}"),
+        }
+        rows.append(row)
+        print(f"energy {info.name}: {row}", flush=True)
+    return [{"idle_w": round(idle_w, 1)}, *rows]
+
+
+def breakdown(registry: ModelRegistry, names: list[str], batch: int, rounds: int) -> list[Any]:
+    """Where a CUDA batch's time goes: the whole ``Detector.run`` (host band selection and
+    scaling, the copies to and from the GPU, the graph), its session part (copies + graph:
+    ``Detector.inference_s``), and the graph alone with inputs and outputs already on the
+    GPU (IOBinding of device OrtValues, no copies)."""
+    ort = import_onnxruntime()
+    rows: list[Any] = []
+    for name in names:
+        info = registry.get_model(name)
+        tiles = bench_input(info, 512, batch).tiles
+        det = Detector(info, RuntimeOptions(provider="cuda"), batch_size=batch)
+        device = "cuda" if det.provider == "cuda" else "cpu"
+        feeds: dict[str, Any] = {}
+        run_session = det._run_session
+
+        def spy(f: dict[str, Any], keep: dict[str, Any] = feeds, inner: Any = run_session) -> Any:
+            keep.update({k: v.copy() for k, v in f.items()})
+            return inner(f)
+
+        det._run_session = spy  # type: ignore[method-assign]
+        for _ in range(3):
+            det.run(tiles)
+        det._run_session = run_session  # type: ignore[method-assign]
+        det.inference_s = 0.0
+        whole = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            det.run(tiles)
+            whole.append(time.perf_counter() - t0)
+        session_s = det.inference_s / rounds
+        binding = det.session.io_binding()
+        for k, v in feeds.items():
+            binding.bind_ortvalue_input(k, ort.OrtValue.ortvalue_from_numpy(v, device, 0))
+        for out in _OUTPUTS:
+            binding.bind_output(out, device)
+        graph = []
+        for k in range(rounds + 3):
+            t0 = time.perf_counter()
+            det.session.run_with_iobinding(binding)
+            if k >= 3:
+                graph.append(time.perf_counter() - t0)
+        row = {
+            "model": name,
+            "batch": batch,
+            "on": det.provider,
+            "input_mb": round(sum(v.nbytes for v in feeds.values()) / 1e6, 1),
+            "whole_ms": round(float(np.median(whole)) * 1e3, 2),
+            "session_ms_mean": round(session_s * 1e3, 2),
+            "graph_only_ms": round(float(np.median(graph)) * 1e3, 2),
+        }
+        rows.append(row)
+        print(f"breakdown {row}", flush=True)
+    return rows
+
+
+def pipeline(work: Path, grid: tuple[int, int]) -> list[dict[str, Any]]:
+    cols, rows_ = grid
+    width, height = tiled_size(cols, rows_)
+    coast = make_scene(work / f"coast_{cols}x{rows_}.tif", width, height)
+    rows = []
+    for path in (coast.path, sample_dir() / "sar_sea.tif"):
+        alerts: dict[str, Any] = {}
+        for provider in ("cpu", "cuda", "cpu", "cuda"):  # each twice: the first warms caches
+            scene = open_scene(path)
+            with scene:
+                t0 = time.perf_counter()
+                result = detect_scene(
+                    scene, ["fire", "ship", "cloud"], provider=provider, skip_unfit=True
+                )
+                wall = time.perf_counter() - t0
+            summary = result.summary()
+            key = {(a.alert_id, a.cls, a.pixel_count) for a in result.alerts}
+            alerts.setdefault(provider, key)
+            row = {
+                "scene": path.name,
+                "provider": provider,
+                "runs_on": summary["providers"],
+                "tiles": summary["tiles_total"],
+                "tiles_inferred": summary["tiles_inferred"],
+                "alerts": summary["alerts"],
+                "batch": summary["batch_size"],
+                "lanes": summary["lanes"],
+                "wall_s": round(wall, 3),
+                "tiles_per_s": round(summary["tiles_total"] / wall, 2),
+                "alerts_differing_from_cpu": len(key ^ alerts["cpu"]),
+            }
+            rows.append(row)
+            print(f"pipeline {row}", flush=True)
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--energy-s", type=float, default=5.0)
+    parser.add_argument("--grid", default="8x6", help="pipeline scene, tiles COLSxROWS")
+    parser.add_argument("--skip", default="", help="comma-separated steps to skip")
+    parser.add_argument(
+        "--bench-providers", default="cpu,cuda,tensorrt", help="providers for the bench step"
+    )
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args.out.mkdir(parents=True, exist_ok=True)
+    skip = set(filter(None, args.skip.split(",")))
+    registry = ModelRegistry()
+    nv = nvml()
+    report: dict[str, Any] = {"environment": environment(nv)}
+    print(json.dumps(report["environment"]), flush=True)
+    steps = {
+        "agreement": lambda: agreement(registry, 4),
+        "bench": lambda: _bench(args.out, args.repeat, args.bench_providers.split(",")),
+        "energy": lambda: energy(nv, registry, 16, args.energy_s) if nv else "no NVML",
+        "pipeline": lambda: pipeline(args.out, _grid(args.grid)),
+        "breakdown": lambda: breakdown(
+            registry, ["cloud_vnir", "fire_sentinel2", "ship_optical", "ship_sar_cnn"], 16, 20
+        ),
+    }
+    for name, step in steps.items():
+        if name in skip:
+            continue
+        t0 = time.perf_counter()
+        try:
+            report[name] = step()
+        except Exception as exc:  # record and go on: one failed step must not lose the rest
+            logger.exception("step %s failed", name)
+            report[name] = {"failed": f"{type(exc).__name__}: {exc}"}
+        report[f"{name}_wall_s"] = round(time.perf_counter() - t0, 1)
+        (args.out / "gpu_check.json").write_text(json.dumps(report, indent=2, default=str))
+    _table(report)
+    return 0
+
+
+def _bench(out: Path, repeat: int, providers: list[str]) -> dict[str, Any]:
+    settings = BenchSettings(
+        models=("fire", "ship", "cloud"),
+        providers=tuple(providers),
+        batches=(1, 4, 16),
+        repeat=repeat,
+        warmup=5,
+    )
+    report = run_bench(settings)
+    (out / "bench.json").write_text(json.dumps(report, indent=2))
+    return {"providers": report["providers"], "rows": len(report["results"])}
+
+
+def _grid(text: str) -> tuple[int, int]:
+    cols, rows = text.lower().split("x")
+    return int(cols), int(rows)
+
+
+def _table(report: dict[str, Any]) -> None:
+    """The short summary printed last."""
+    for step in ("agreement", "energy", "pipeline", "breakdown"):
+        rows = report.get(step)
+        if rows is None:
+            continue
+        for row in rows if isinstance(rows, list) else [rows]:
+            print(step, json.dumps(row, default=str))
+    bench = report.get("bench")
+    if isinstance(bench, dict):
+        print("bench", json.dumps(bench.get("providers", bench), default=str))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
