@@ -147,6 +147,40 @@ def energy(nv: Any, registry: ModelRegistry, batch: int, seconds: float) -> list
     return [{"idle_w": round(idle_w, 1)}, *rows]
 
 
+def gpu_lanes(work: Path, grid: tuple[int, int]) -> list[dict[str, Any]]:
+    """The detect path on CUDA with 1, 2 and 4 lanes (each a session on the same GPU, fed by
+    its own host thread) and batches of 2 and 8: does parallel host preparation help?"""
+    cols, rows_ = grid
+    width, height = tiled_size(cols, rows_)
+    coast = make_scene(work / f"coast_{cols}x{rows_}.tif", width, height)
+    rows = []
+    for lanes in (1, 2, 4):
+        for batch in (2, 8):
+            for _ in range(2):
+                with open_scene(coast.path) as scene:
+                    t0 = time.perf_counter()
+                    result = detect_scene(
+                        scene,
+                        ["fire", "ship", "cloud"],
+                        provider="cuda",
+                        lanes=lanes,
+                        batch_size=batch,
+                        skip_unfit=True,
+                    )
+                    wall = time.perf_counter() - t0
+                row = {
+                    "lanes": result.lanes,
+                    "batch": result.batch_size,
+                    "alerts": len(result.alerts),
+                    "wall_s": round(wall, 3),
+                    "tiles_per_s": round(result.tiles_total / wall, 2),
+                    "runs_on": result.summary()["providers"],
+                }
+                rows.append(row)
+                print(f"lanes {row}", flush=True)
+    return rows
+
+
 def breakdown(registry: ModelRegistry, names: list[str], batch: int, rounds: int) -> list[Any]:
     """Where a CUDA batch's time goes: the whole ``Detector.run`` (host band selection and
     scaling, the copies to and from the GPU, the graph), its session part (copies + graph:
@@ -261,6 +295,7 @@ def main() -> int:
         "bench": lambda: _bench(args.out, args.repeat, args.bench_providers.split(",")),
         "energy": lambda: energy(nv, registry, 16, args.energy_s) if nv else "no NVML",
         "pipeline": lambda: pipeline(args.out, _grid(args.grid)),
+        "lanes": lambda: gpu_lanes(args.out, _grid(args.grid)),
         "breakdown": lambda: breakdown(
             registry, ["cloud_vnir", "fire_sentinel2", "ship_optical", "ship_sar_cnn"], 16, 20
         ),
@@ -300,7 +335,7 @@ def _grid(text: str) -> tuple[int, int]:
 
 def _table(report: dict[str, Any]) -> None:
     """The short summary printed last."""
-    for step in ("agreement", "energy", "pipeline", "breakdown"):
+    for step in ("agreement", "energy", "pipeline", "lanes", "breakdown"):
         rows = report.get(step)
         if rows is None:
             continue

@@ -36,7 +36,8 @@ from edgeinfer.scene.bands import Band
         (None, None, False, 16, (MAX_AUTO_LANES, 16 // MAX_AUTO_LANES)),
         (8, None, False, 2, (4, 2)),  # threads given: they decide, not the cores
         (3, None, False, 2, (3, 1)),
-        (None, None, True, 16, (1, None)),  # GPU: one lane, onnxruntime's default threads
+        (None, None, True, 16, (2, 8)),  # GPU: two lanes feed the device (H100, measured)
+        (None, None, True, 1, (1, None)),  # ... one where there is a single thread
         (4, 1, False, 2, (1, 4)),  # one lane keeps the threads as given
         (None, 1, False, 2, (1, None)),
         (2, 4, False, 2, (4, 1)),  # more lanes than threads: one thread each

@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
             None,
             "--lanes",
             help="Copies of the models running batches in parallel, sharing --threads "
-            "(default: one per thread up to 4 on CPU, 1 on GPU; results do not change).",
+            "(default: one per thread up to 4 on CPU, 2 on a GPU; results do not change).",
         ),
         batch: int | None = typer.Option(
             None,

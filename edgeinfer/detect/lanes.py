@@ -16,7 +16,7 @@ onnxruntime releases the GIL inside ``session.run``, so the lanes really run in 
 Results come back in the order the batches went in, so alerts, counters and masks are
 exactly those of one lane (tested). Each lane costs its own sessions and arenas in memory
 (``benchmarks/bench_lanes.py`` measures both the speed and the memory), so the automatic
-choice stops at :data:`MAX_AUTO_LANES`, and GPU providers keep one lane (one device).
+choice stops at :data:`MAX_AUTO_LANES`, and GPU providers get :data:`GPU_LANES` (measured).
 """
 
 from __future__ import annotations
@@ -44,9 +44,15 @@ MAX_AUTO_LANES = 4
 #: ``detect_scene`` with 2 lanes ran 1.15x the tiles/s at batch 1 than at batch 2, for 0.82x
 #: the CPU seconds and 0.71x the peak RSS (``benchmarks/bench_lanes.py``, docs/performance.md).
 CPU_BATCH_SIZE = 1
-#: ... and on a GPU, where a batch amortises the transfers and the kernel launches. Not
-#: measured (no GPU was lent to this project yet): the earlier default, kept.
+#: ... and on a GPU, where a batch amortises the transfers and the kernel launches. On an
+#: H100 (``benchmarks/gpu_check.py``, 384 tiles of the coast scene, docs/performance.md "GPU")
+#: batches of 2 and 8 ran alike with 2 lanes (103-115 against 108 tiles/s).
 GPU_BATCH_SIZE = 2
+#: Lanes on a GPU when none are given: the host prepares each batch (band selection, scaling,
+#: the copies) on the lane's thread while the GPU waits, so two lanes overlap one's
+#: preparation with the other's graph. On the H100: 1 lane 68-76 tiles/s, 2 lanes 103-115,
+#: 4 lanes 96-105 (batch 2, same alerts in each).
+GPU_LANES = 2
 
 Item = TypeVar("Item")
 Lane = TypeVar("Lane")
@@ -73,10 +79,11 @@ def plan_lanes(
     """``(lanes, intra-op threads per lane)`` for a run given ``threads`` in all (None or 0:
     onnxruntime's default, one per core).
 
-    ``lanes`` None picks them: on a GPU one lane (the device runs the batches; the threads
-    only feed it), on CPU one lane per thread up to :data:`MAX_AUTO_LANES`, each lane with an
-    equal share of the threads. An explicit ``lanes`` gets ``threads // lanes`` threads each
-    (at least one). One lane keeps ``threads`` as given."""
+    ``lanes`` None picks them: on a GPU :data:`GPU_LANES` (while one lane's thread prepares a
+    batch the other's runs on the device; one where there is a single thread), on CPU one lane
+    per thread up to :data:`MAX_AUTO_LANES`, each lane with an equal share of the threads. An
+    explicit ``lanes`` gets ``threads // lanes`` threads each (at least one). One lane keeps
+    ``threads`` as given."""
     if lanes is not None and (isinstance(lanes, bool) or not isinstance(lanes, int) or lanes < 1):
         raise ConfigError(
             f"lanes = {lanes!r}: expected an integer >= 1; leave it out to get one lane per "
@@ -84,7 +91,7 @@ def plan_lanes(
         )
     total = threads if threads else (cpus or os.cpu_count() or 1)
     if lanes is None:
-        lanes = 1 if on_gpu else max(1, min(total, MAX_AUTO_LANES))
+        lanes = max(1, min(total, GPU_LANES if on_gpu else MAX_AUTO_LANES))
     if lanes == 1:
         return 1, threads
     return lanes, max(1, total // lanes)

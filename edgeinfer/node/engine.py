@@ -161,7 +161,7 @@ class InferenceEngine:
 
     def _runner_for(self, info: ModelInfo) -> Detector:
         """The process's detector of ``info`` (loaded on first use). The first session
-        loaded checks the lanes' plan: where a GPU provider was planned for (one lane) but
+        loaded checks the lanes' plan: where a GPU provider was planned for (two lanes) but
         the session fell back to the CPU (onnxruntime-gpu lists CUDA on a machine without a
         usable GPU), the automatic choices of lanes and batch are made again for the CPU
         (:func:`~edgeinfer.detect.lanes.fallback_choices`, as ``edgeinfer detect`` does)."""
