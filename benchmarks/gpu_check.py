@@ -1,6 +1,6 @@
 """Check and measure the GPU path on a machine with an NVIDIA GPU and onnxruntime-gpu.
 
-    python benchmarks/gpu_check.py --out DIR [--repeat 50] [--grid 8x6]
+    python benchmarks/gpu_check.py --out DIR [--repeat 50] [--grid 8x6] [--skip STEP,...]
 
 Needs the generated sample (``make sample``). Steps, each recorded in ``DIR/gpu_check.json``:
 
@@ -18,6 +18,9 @@ Needs the generated sample (``make sample``). Steps, each recorded in ``DIR/gpu_
    alerts, ``detect_scene``) on a ``--grid`` mirror-tiled copy of the sample coast scene and on
    the sample SAR scene, on CPU and on CUDA: wall time, tiles/s, and whether the alerts are
    the same.
+6. **lanes**: the same path on CUDA with 1, 2 and 4 lanes and batches of 2 and 8.
+7. **breakdown**: where a CUDA batch of 16 spends its time (``Detector.run``, its session
+   part with the copies, the graph alone on inputs already on the GPU).
 
 Prints a short table last. Nothing here runs in CI (no GPU there); the numbers go to
 docs/performance.md with the GPU they were measured on.
