@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         "--work", type=Path, default=None, help="keep the scenes here (default: temp, removed)"
     )
     a = p.parse_args(argv)
-    if a.work is not None:
-        return compare(a, a.work)
-    with tempfile.TemporaryDirectory(prefix="edgeinfer-actor-lanes-") as tmp:
-        return compare(a, Path(tmp))  # the scenes (~570 MB at 16x12) go with the folder
+    from workload import work_folder
+
+    with work_folder(a.work, "edgeinfer-actor-lanes-") as work:  # scenes: ~570 MB at 16x12
+        return compare(a, work)
 
 
 def compare(a: argparse.Namespace, work: Path) -> int:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -186,11 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     from edgeinfer.scene import set_gdal_cache_mb
 
     set_gdal_cache_mb(64)
-    if a.work is not None:
-        result = profile_capture(a.work, a.grid, html=a.html is not None)
-    else:  # the scene (~150 MB at 8x6) goes with the temporary folder
-        with tempfile.TemporaryDirectory(prefix="edgeinfer-profile-") as tmp:
-            result = profile_capture(Path(tmp), a.grid, html=a.html is not None)
+    from workload import work_folder
+
+    with work_folder(a.work, "edgeinfer-profile-") as work:  # the scene: ~150 MB at 8x6
+        result = profile_capture(work, a.grid, html=a.html is not None)
     profiler = result.pop("profiler")
     result["machine"] = describe_machine()
     print(f"machine: {machine_line(result['machine'])}")

@@ -39,10 +39,8 @@ import dataclasses
 import datetime as dt
 import io
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -329,8 +327,6 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
     machine = describe_machine()
     _log(f"machine: {machine_line(machine)}")
-    work = a.work or Path(tempfile.mkdtemp(prefix="edgeinfer-bench-"))
-    work.mkdir(parents=True, exist_ok=True)
     out: dict[str, Any] = {
         "schema": SCHEMA,
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -343,6 +339,10 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     m: dict[str, Any] = {}
+    from workload import work_folder
+
+    folder = contextlib.ExitStack()
+    work = folder.enter_context(work_folder(a.work, "edgeinfer-bench-"))
     try:
         if "pipeline" not in a.skip or "rss" not in a.skip:
             from paths_ray import start_ray
@@ -386,8 +386,7 @@ def main(argv: list[str] | None = None) -> int:
                 "bench_scale.py", lambda: run_script(["bench_scale.py"], work / "scale.json")
             )
     finally:
-        if a.work is None:
-            shutil.rmtree(work, ignore_errors=True)
+        folder.close()  # a temporary folder goes, a --work folder stays
     ratios = compute_ratios(m)
     out["ratios"] = ratios
     out["bars"] = judge(ratios)

@@ -12,7 +12,10 @@ tiles, then the alerts; tiles without a valid pixel run nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +68,19 @@ class Workload:
             "threads_total": self.threads_total,
             "cloud_threshold": self.cloud_threshold,
         }
+
+
+@contextlib.contextmanager
+def work_folder(keep: Path | None, prefix: str) -> Iterator[Path]:
+    """Where a benchmark makes its scenes: ``keep`` (``--work DIR``: made if missing, its
+    scenes reused and left there), else a temporary folder removed however the run ends (the
+    scenes are hundreds of MB)."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix, ignore_cleanup_errors=True) as tmp:
+        yield Path(tmp)
 
 
 def make_workload(

@@ -188,3 +188,25 @@ def test_paired_ratios_follow_the_interleaved_runs() -> None:
     }
     assert run_all.paired_ratios(runs) == [pytest.approx(0.9)]
     assert run_all.paired_ratios({}) == []
+
+
+def test_work_folder_keeps_a_given_folder_and_removes_a_temporary_one(tmp_path: Path) -> None:
+    """The benchmark scripts' scene folder: ``--work DIR`` is made and left; without it the
+    temporary folder goes however the run ends (scenes are hundreds of MB)."""
+    from workload import work_folder
+
+    keep = tmp_path / "keep" / "here"
+    with work_folder(keep, "edgeinfer-test-") as work:
+        assert work == keep and keep.is_dir()
+        (work / "scene.tif").write_bytes(b"x")
+    assert (keep / "scene.tif").exists()
+    seen: list[Path] = []
+    with (
+        pytest.raises(RuntimeError, match="benchmark failed"),
+        work_folder(None, "edgeinfer-test-") as work,
+    ):
+        seen.append(work)
+        assert work.name.startswith("edgeinfer-test-")
+        (work / "scene.tif").write_bytes(b"x")
+        raise RuntimeError("benchmark failed")
+    assert seen and not seen[0].exists()
