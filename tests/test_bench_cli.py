@@ -152,6 +152,9 @@ def test_gpu_providers_run_when_a_gpu_is_there(models_dir: Path, tmp_path: Path)
     cuda = [r for r in report["results"] if r["provider"] == "cuda"]
     assert all(r["status"] == "ok" and r["io_binding"] == "cuda" for r in cuda)
     assert all(r["energy_j_per_tile_derived"] is None for r in cuda)  # derived from CPU only
+    if "gpu" in report.get("gpu_energy", {}):  # NVML there: energy measured on every GPU row
+        assert report["gpu_energy"]["idle_w"] > 0
+        assert all(r["energy_j_per_tile_measured"]["board"] > 0 for r in cuda)
 
 
 def test_unknown_provider_and_bad_batch_are_one_line_errors(
@@ -222,3 +225,21 @@ def test_run_bench_takes_sample_tiles_when_a_sample_scene_fits(tmp_path: Path) -
     assert report["inputs"]["fire_sentinel2"]["kind"] == "sample"
     assert report["inputs"]["fire_sentinel2"]["source"].endswith("s2_coast.tif")
     assert report["results"][0]["status"] == "ok"
+
+
+def test_cpu_rows_measure_no_gpu_energy(models_dir: Path) -> None:
+    """On CPU nothing opens NVML: no ``gpu_energy`` in the report, no measured energy."""
+    settings = BenchSettings(
+        models=("thr_fire",),
+        providers=("cpu",),
+        batches=(1,),
+        repeat=1,
+        warmup=0,
+        models_dir=str(models_dir),
+        tile_size=64,
+    )
+    report = run_bench(settings)
+    assert "gpu_energy" not in report
+    assert all("energy_j_per_tile_measured" not in r for r in report["results"])
+    with pytest.raises(ConfigError, match="energy seconds"):
+        BenchSettings(energy_s=-1.0)

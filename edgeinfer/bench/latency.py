@@ -12,6 +12,11 @@ Energy per tile for an accelerator profile (edgeinfer/data/accelerators.toml) is
 (``edgeinfer.budget.AcceleratorProfile``, ``edgeinfer.node.costs``), labelled ``derived``
 because no accelerator was measured. It is derived only from CPU rows: ``relative_speed`` is
 a speed against the host CPU, so scaling a GPU's time by it means nothing.
+
+GPU rows (CUDA, TensorRT) instead carry energy **measured** with NVML's energy counter
+(:mod:`edgeinfer.bench.energy`): after the latency runs, each batch size runs again for
+``energy_s`` seconds, and the report's ``gpu_energy`` names the GPU and its idle draw, or why
+nothing was measured.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from edgeinfer.bench.energy import GpuEnergyMeter, measure_energy, open_meter
 from edgeinfer.bench.inputs import BenchInput, bench_input
 from edgeinfer.bench.machine import describe_machine, load_average
 from edgeinfer.bench.providers import (
@@ -67,6 +73,7 @@ class BenchSettings:
     io_binding: str = "auto"
     models_dir: str | None = None
     sample_dir: str | None = None
+    energy_s: float = 1.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "providers", tuple(parse_providers(list(self.providers))))
@@ -84,6 +91,11 @@ class BenchSettings:
             )
         if self.io_binding not in IO_BINDING:
             raise unknown_name("io_binding setting", self.io_binding, IO_BINDING)
+        if not isinstance(self.energy_s, int | float) or self.energy_s < 0:
+            raise ConfigError(
+                f"energy seconds = {self.energy_s!r}: expected a number >= 0 (0: no measured "
+                "GPU energy)"
+            )
 
 
 def select_models(registry: ModelRegistry, names: Sequence[str]) -> list[ModelInfo]:
@@ -171,6 +183,8 @@ def run_bench(settings: BenchSettings, progress: Progress | None = None) -> dict
     machine = describe_machine()
     inputs: dict[str, BenchInput] = {}
     rows: list[dict[str, Any]] = []
+    meter: GpuEnergyMeter | None = None
+    gpu_energy: dict[str, Any] | None = None  # described once a GPU row is timed
     steps = len(models) * len(settings.providers) * len(settings.batches)
     done = 0
     for info in models:
@@ -199,12 +213,19 @@ def run_bench(settings: BenchSettings, progress: Progress | None = None) -> dict
                 )
             tiles = inputs[info.name].tiles
             energy = profiles if provider == "cpu" else {}
+            if detector.provider != "cpu" and settings.energy_s > 0 and gpu_energy is None:
+                meter, why = open_meter()
+                gpu_energy = meter.describe() if meter else {"unavailable": why}
             for batch in settings.batches:
                 if progress is not None:
                     progress(done, steps, f"{label}, batch {batch}")
                 try:
                     seconds = time_batches(detector, tiles, batch, settings.repeat, settings.warmup)
                     row = batch_row(seconds, batch, settings.tile_size, energy)
+                    if detector.provider != "cpu" and meter is not None:
+                        row["energy_j_per_tile_measured"] = measure_energy(
+                            meter, detector.run, list(tiles[:batch]), settings.energy_s
+                        )
                 except EdgeInferError as exc:
                     row = {"status": "failed", "reason": str(exc)}
                 rows.append(_base(info, provider, batch, detector.binding_device) | row)
@@ -225,6 +246,7 @@ def run_bench(settings: BenchSettings, progress: Progress | None = None) -> dict
             for name, p in profiles.items()
         },
         "results": rows,
+        **({"gpu_energy": gpu_energy} if gpu_energy is not None else {}),
     }
 
 

@@ -1,5 +1,6 @@
-"""``edgeinfer bench``: latency, throughput and derived energy per tile of each model x
-provider x batch size, with a progress bar, a table and ``--json``."""
+"""``edgeinfer bench``: latency, throughput and energy per tile (derived for the CPU, measured
+with NVML on a GPU) of each model x provider x batch size, with a progress bar, tables and
+``--json``."""
 
 from __future__ import annotations
 
@@ -87,6 +88,31 @@ def energy_table(report: dict[str, Any]) -> Table | None:
     return table
 
 
+def measured_energy_table(report: dict[str, Any]) -> Table | None:
+    """Measured energy per tile (J) of the GPU rows; None where none was measured."""
+    rows = [r for r in report["results"] if r.get("energy_j_per_tile_measured")]
+    if not rows:
+        return None
+    meter = report.get("gpu_energy", {})
+    table = Table(
+        title=f"energy per tile in J, MEASURED on {meter.get('gpu', 'the GPU')} (NVML board "
+        f"energy; idle {meter.get('idle_w', 0):.0f} W)"
+    )
+    for name in ("model", "provider", "batch", "board J", "above idle J", "board W"):
+        table.add_column(name, justify="left" if name in ("model", "provider") else "right")
+    for r in rows:
+        e = r["energy_j_per_tile_measured"]
+        table.add_row(
+            r["model"],
+            r["provider"],
+            str(r["batch"]),
+            f"{e['board']:.3g}",
+            f"{e['above_idle']:.3g}",
+            f"{e['board_w']:.0f}",
+        )
+    return table
+
+
 def register(app: typer.Typer) -> None:
     """Add ``bench`` to ``app``."""
 
@@ -108,6 +134,11 @@ def register(app: typer.Typer) -> None:
         io_binding: str = typer.Option(
             "auto", "--io-binding", help="auto (on for CUDA/TensorRT), on, off."
         ),
+        energy_seconds: float = typer.Option(
+            1.0,
+            "--energy-seconds",
+            help="GPU rows: seconds of batches per row for the measured (NVML) energy; 0: none.",
+        ),
         models_dir: Path | None = typer.Option(None, "--models-dir", help="Models folder."),
         json_out: Path | None = typer.Option(None, "--json", help="Write the report as JSON."),
     ) -> None:
@@ -123,6 +154,7 @@ def register(app: typer.Typer) -> None:
             warmup=warmup,
             io_binding=io_binding,
             models_dir=str(models_dir) if models_dir else None,
+            energy_s=energy_seconds,
         )
         err = Console(stderr=True)
         with Progress(
@@ -155,9 +187,11 @@ def register(app: typer.Typer) -> None:
                 out.print(
                     f"[red]{r['model']} on {r['provider']} failed[/red]: {escape(r['reason'])}"
                 )
-        energy = energy_table(report)
-        if energy is not None:
-            out.print(energy)
+        for table in (energy_table(report), measured_energy_table(report)):
+            if table is not None:
+                out.print(table)
+        if "unavailable" in report.get("gpu_energy", {}):
+            err.print(escape(report["gpu_energy"]["unavailable"]))
         if json_out is not None:
             json_out.parent.mkdir(parents=True, exist_ok=True)
             json_out.write_text(json.dumps(report, indent=1) + "\n")
