@@ -166,6 +166,38 @@ def rotate_flip(
     return xc, yc, vc
 
 
+Batch = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]
+
+
+class CropBatch:
+    """Training crops collected into a batch: each rotated and flipped (:func:`rotate_flip`)
+    and zeroed outside its valid mask; :meth:`stack` gives the ``(x, valid, target)`` arrays
+    ``[N, C, H, W]``, ``[N, 1, H, W]``, ``[N, 1, H, W]``."""
+
+    def __init__(self) -> None:
+        self.xs: list[npt.NDArray[np.float32]] = []
+        self.vs: list[npt.NDArray[np.float32]] = []
+        self.ys: list[npt.NDArray[np.float32]] = []
+
+    def add(
+        self,
+        xc: npt.NDArray[np.float32],
+        yc: npt.NDArray[np.float32],
+        vc: npt.NDArray[np.float32],
+        rng: np.random.Generator,
+    ) -> None:
+        xc, yc, vc = rotate_flip(xc, yc, vc, rng)
+        self.xs.append(xc * vc)
+        self.vs.append(vc[None])
+        self.ys.append((yc * vc)[None])
+
+    def stack(self) -> Batch:
+        out = [
+            np.ascontiguousarray(np.stack(a), dtype=np.float32) for a in (self.xs, self.vs, self.ys)
+        ]
+        return out[0], out[1], out[2]
+
+
 def bce_dice_loss(logits: Any, y: Any, v: Any, pos_weight: Any) -> Any:
     """Binary cross-entropy (positives weighted by ``pos_weight``: ships are rare pixels)
     plus soft Dice (Milletari et al. 2016, V-Net), both over the valid pixels ``v`` only."""
@@ -180,10 +212,8 @@ def bce_dice_loss(logits: Any, y: Any, v: Any, pos_weight: Any) -> Any:
     return bce + dice
 
 
-def _crops(
-    chips: list[Chip], rng: np.random.Generator, batch: int, power: bool
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-    xs, vs, ys = [], [], []
+def _crops(chips: list[Chip], rng: np.random.Generator, batch: int, power: bool) -> Batch:
+    out = CropBatch()
     for _ in range(batch):
         x, valid, y = chips[int(rng.integers(len(chips)))]
         h, w = y.shape
@@ -203,12 +233,8 @@ def _crops(
         if rng.random() < 0.3:  # padding past a scene edge
             cut = int(rng.integers(8, CROP // 2))
             vc[:, CROP - cut :] = 0.0
-        xc, yc, vc = rotate_flip(xc, yc, vc, rng)
-        xs.append(xc * vc)
-        vs.append(vc[None])
-        ys.append((yc * vc)[None])
-    stack = [np.ascontiguousarray(np.stack(a), dtype=np.float32) for a in (xs, vs, ys)]
-    return stack[0], stack[1], stack[2]
+        out.add(xc, yc, vc, rng)
+    return out.stack()
 
 
 def train(

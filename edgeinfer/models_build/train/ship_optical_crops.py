@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from edgeinfer.models_build.train.ship_cnn import Chip, load_items, rotate_flip
+from edgeinfer.models_build.train.ship_cnn import Batch, Chip, CropBatch, load_items
 
 CROP = 96
 P_SHIP = 0.7
@@ -44,14 +44,11 @@ def load_windows(data_dir: Path) -> dict[str, Chip]:
     return {stem: (x, v, target_mask(masks[stem])) for stem, (x, v, _) in chips.items()}
 
 
-Batch = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]
-
-
 def crops(chips: list[Chip], rng: np.random.Generator, batch: int, glint: float = 0.0) -> Batch:
     """A batch of augmented (x, valid, target) crops, ``CROP`` px square. ``glint`` > 0: with
     probability ``P_GLINT`` a crop gets a sun-glint offset on every band before the gains
     (:func:`add_glint`); 0 draws nothing (the committed weights' random stream)."""
-    xs, vs, ys = [], [], []
+    out = CropBatch()
     for _ in range(batch):
         x, valid, y = chips[int(rng.integers(len(chips)))]
         h, w = y.shape
@@ -79,12 +76,8 @@ def crops(chips: list[Chip], rng: np.random.Generator, batch: int, glint: float 
             + rng.uniform(-BAND_GAIN_LOG10, BAND_GAIN_LOG10, (x.shape[0], 1, 1))
         )
         xc = xc * gain.astype(np.float32)
-        xc, yc, vc = rotate_flip(xc, yc, vc, rng)
-        xs.append(xc * vc)
-        vs.append(vc[None])
-        ys.append((yc * vc)[None])
-    out = [np.ascontiguousarray(np.stack(a), dtype=np.float32) for a in (xs, vs, ys)]
-    return out[0], out[1], out[2]
+        out.add(xc, yc, vc, rng)
+    return out.stack()
 
 
 def add_glint(
