@@ -15,7 +15,8 @@ from conftest import shared_path
 
 from edgeinfer.models_build import ship_optical_cnn as builder
 from edgeinfer.models_build.ship_cnn import TRAIN_DIR, _load
-from edgeinfer.models_build.train.ship_optical_cnn import FOLDS, target_mask
+from edgeinfer.models_build.train.ship_optical_cnn import FOLDS
+from edgeinfer.models_build.train.ship_optical_crops import target_mask
 
 ort = pytest.importorskip("onnxruntime")
 WEIGHTS = TRAIN_DIR / "ship_optical_cnn.npz"

@@ -15,6 +15,7 @@ import pytest
 
 from edgeinfer.models_build.ship_cnn import TRAIN_DIR, _load
 from edgeinfer.models_build.train import ship_optical_cnn as script
+from edgeinfer.models_build.train import ship_optical_crops
 
 B_WIDTHS = (16, 32, 64, 128)
 
@@ -88,13 +89,13 @@ def test_glint_is_a_nearly_flat_offset_on_every_band() -> None:
     x = np.full((5, 8, 8), 0.02, np.float32)
     offsets = []
     for _ in range(200):
-        out = script.add_glint(x, rng, 0.1)
+        out = ship_optical_crops.add_glint(x, rng, 0.1)
         assert out.dtype == np.float32 and out.shape == x.shape
         d = out - x
         assert np.allclose(d, d[:, :1, :1], atol=1e-7)  # uniform within each band
         offsets.append(d[:, 0, 0])
     o = np.array(offsets)
-    lo, hi = script.GLINT_SPECTRAL
+    lo, hi = ship_optical_crops.GLINT_SPECTRAL
     assert o.min() >= 0.0 and o.max() <= 0.1 * hi + 1e-6 and o.max() > 0.09
     nonzero = o[o.min(axis=1) > 1e-3]
     assert (nonzero.max(axis=1) / nonzero.min(axis=1)).max() <= hi / lo + 1e-4

@@ -19,7 +19,9 @@ constants, zero where invalid. No per-tile statistics, so a 96 px training crop 
 tile see the same numbers. A common gain is an additive shift of ``ln x``; training draws a
 random common gain (``GAIN_LOG10``, which covers the factor 6.5 between the DN / 10000 and
 DN / 65535 readings of the sen2ships README) and a small per-band gain, so the network must
-rely on contrast and band ratios rather than on absolute brightness.
+rely on contrast and band ratios rather than on absolute brightness. The sampling and
+augmentation constants (``CROP``, ``P_SHIP``, ``GAIN_LOG10``, ``BAND_GAIN_LOG10``,
+``P_GLINT``, ``GLINT_SPECTRAL``) and the crops live in :mod:`.ship_optical_crops`.
 
 Network: the U-Net of :mod:`edgeinfer.models_build.train.ship_cnn` (same layer names, so
 the same ONNX layer builder, of any depth), widths ``WIDTHS`` (``--widths`` and ``--steps``
@@ -56,34 +58,11 @@ import numpy as np
 
 from edgeinfer.models_build.train.ship_cnn import Chip, bce_dice_loss, unet
 from edgeinfer.models_build.train.ship_optical_crops import (
-    BAND_GAIN_LOG10 as BAND_GAIN_LOG10,
-)
-from edgeinfer.models_build.train.ship_optical_crops import (
-    CROP as CROP,
-)
-from edgeinfer.models_build.train.ship_optical_crops import (
-    GAIN_LOG10 as GAIN_LOG10,
-)
-from edgeinfer.models_build.train.ship_optical_crops import (
-    GLINT_SPECTRAL as GLINT_SPECTRAL,
-)
-from edgeinfer.models_build.train.ship_optical_crops import (
-    P_GLINT as P_GLINT,
-)
-from edgeinfer.models_build.train.ship_optical_crops import (
-    P_SHIP as P_SHIP,
-)
-from edgeinfer.models_build.train.ship_optical_crops import (
-    add_glint as add_glint,
-)
-from edgeinfer.models_build.train.ship_optical_crops import (
-    crops as crops,
-)
-from edgeinfer.models_build.train.ship_optical_crops import (
-    load_windows as load_windows,
-)
-from edgeinfer.models_build.train.ship_optical_crops import (
-    target_mask as target_mask,
+    CROP,
+    GLINT_SPECTRAL,
+    P_GLINT,
+    crops,
+    load_windows,
 )
 
 logger = logging.getLogger(__name__)

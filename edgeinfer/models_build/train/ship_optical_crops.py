@@ -1,8 +1,8 @@
 """The training data of ``ship_optical_cnn``: the sen2ships windows as ``edgeinfer eval
 ship`` reads them, the training target (ship pixels minus those where two ships touch), and
 the augmented crops (:func:`crops`: ship-centred sampling, rotations and flips, common and
-per-band gains, optional sun-glint offsets). Split from :mod:`.ship_optical_cnn`, which
-re-exports these names; the sampling constants are documented there.
+per-band gains, optional sun-glint offsets). Split from :mod:`.ship_optical_cnn`, whose
+docstring explains the sampling and the constants below.
 """
 
 from __future__ import annotations
