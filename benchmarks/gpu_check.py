@@ -33,6 +33,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -145,24 +146,12 @@ def energy(registry: ModelRegistry, batch: int, seconds: float) -> Any:
 def gpu_lanes(work: Path, grid: tuple[int, int]) -> list[dict[str, Any]]:
     """The detect path on CUDA with 1, 2 and 4 lanes (each a session on the same GPU, fed by
     its own host thread) and batches of 2 and 8: does parallel host preparation help?"""
-    cols, rows_ = grid
-    width, height = tiled_size(cols, rows_)
-    coast = make_scene(work / f"coast_{cols}x{rows_}.tif", width, height)
+    coast = _coast(work, grid)
     rows = []
     for lanes in (1, 2, 4):
         for batch in (2, 8):
             for _ in range(2):
-                with open_scene(coast.path) as scene:
-                    t0 = time.perf_counter()
-                    result = detect_scene(
-                        scene,
-                        ["fire", "ship", "cloud"],
-                        provider="cuda",
-                        lanes=lanes,
-                        batch_size=batch,
-                        skip_unfit=True,
-                    )
-                    wall = time.perf_counter() - t0
+                result, wall = _timed_detect(coast, "cuda", lanes=lanes, batch_size=batch)
                 row = {
                     "lanes": result.lanes,
                     "batch": result.batch_size,
@@ -195,7 +184,7 @@ def breakdown(registry: ModelRegistry, names: list[str], batch: int, rounds: int
             keep.update({k: v.copy() for k, v in f.items()})
             return inner(f)
 
-        det._run_session = spy  # type: ignore[method-assign]
+        det._run_session = spy  # type: ignore[method-assign, assignment]
         for _ in range(3):
             det.run(tiles)
         det._run_session = run_session  # type: ignore[method-assign]
@@ -212,10 +201,10 @@ def breakdown(registry: ModelRegistry, names: list[str], batch: int, rounds: int
         for out in _OUTPUTS:
             binding.bind_output(out, device)
         graph = []
-        for k in range(rounds + 3):
+        for i in range(rounds + 3):
             t0 = time.perf_counter()
             det.session.run_with_iobinding(binding)
-            if k >= 3:
+            if i >= 3:
                 graph.append(time.perf_counter() - t0)
         row = {
             "model": name,
@@ -232,20 +221,11 @@ def breakdown(registry: ModelRegistry, names: list[str], batch: int, rounds: int
 
 
 def pipeline(work: Path, grid: tuple[int, int]) -> list[dict[str, Any]]:
-    cols, rows_ = grid
-    width, height = tiled_size(cols, rows_)
-    coast = make_scene(work / f"coast_{cols}x{rows_}.tif", width, height)
     rows = []
-    for path in (coast.path, sample_dir() / "sar_sea.tif"):
+    for path in (_coast(work, grid), sample_dir() / "sar_sea.tif"):
         alerts: dict[str, Any] = {}
         for provider in ("cpu", "cuda", "cpu", "cuda"):  # each twice: the first warms caches
-            scene = open_scene(path)
-            with scene:
-                t0 = time.perf_counter()
-                result = detect_scene(
-                    scene, ["fire", "ship", "cloud"], provider=provider, skip_unfit=True
-                )
-                wall = time.perf_counter() - t0
+            result, wall = _timed_detect(path, provider)
             summary = result.summary()
             key = {(a.alert_id, a.cls, a.pixel_count) for a in result.alerts}
             alerts.setdefault(provider, key)
@@ -285,7 +265,7 @@ def main() -> int:
     nv = nvml()
     report: dict[str, Any] = {"environment": environment(nv)}
     print(json.dumps(report["environment"]), flush=True)
-    steps = {
+    steps: dict[str, Callable[[], Any]] = {
         "agreement": lambda: agreement(registry, 4),
         "bench": lambda: _bench(args.out, args.repeat, args.bench_providers.split(",")),
         "energy": lambda: energy(registry, 16, args.energy_s),
@@ -321,6 +301,22 @@ def _bench(out: Path, repeat: int, providers: list[str]) -> dict[str, Any]:
     report = run_bench(settings)
     (out / "bench.json").write_text(json.dumps(report, indent=2))
     return {"providers": report["providers"], "rows": len(report["results"])}
+
+
+def _coast(work: Path, grid: tuple[int, int]) -> Path:
+    """The sample coast scene mirror-tiled to ``grid`` (COLS, ROWS) tiles, in ``work``."""
+    cols, rows = grid
+    return make_scene(work / f"coast_{cols}x{rows}.tif", *tiled_size(cols, rows)).path
+
+
+def _timed_detect(path: Path, provider: str, **options: Any) -> tuple[Any, float]:
+    """``detect_scene`` of every detector on ``path`` and its wall time in seconds."""
+    with open_scene(path) as scene:
+        t0 = time.perf_counter()
+        result = detect_scene(
+            scene, ["fire", "ship", "cloud"], provider=provider, skip_unfit=True, **options
+        )
+        return result, time.perf_counter() - t0
 
 
 def _grid(text: str) -> tuple[int, int]:
