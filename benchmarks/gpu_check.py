@@ -21,6 +21,9 @@ Needs the generated sample (``make sample``). Steps, each recorded in ``DIR/gpu_
 6. **lanes**: the same path on CUDA with 1, 2 and 4 lanes and batches of 2 and 8.
 7. **breakdown**: where a CUDA batch of 16 spends its time (``Detector.run``, its session
    part with the copies, the graph alone on inputs already on the GPU).
+8. **actors**: ``run_all.py``'s satellite actors on Ray and its bare onnxruntime ceiling on
+   the CPU and on CUDA (``gpu_actors.py``; ``--actors-grid`` tiles, one satellite per core,
+   ``--actors-rounds`` pairs each).
 
 Prints a short table last. Nothing here runs in CI (no GPU there); the numbers go to
 docs/performance.md with the GPU they were measured on.
@@ -257,6 +260,8 @@ def main() -> int:
     parser.add_argument(
         "--bench-providers", default="cpu,cuda,tensorrt", help="providers for the bench step"
     )
+    parser.add_argument("--actors-grid", default="16x12", help="actors step scene, COLSxROWS")
+    parser.add_argument("--actors-rounds", type=int, default=2, help="bare/pipeline pairs")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -274,6 +279,7 @@ def main() -> int:
         "breakdown": lambda: breakdown(
             registry, ["cloud_vnir", "fire_sentinel2", "ship_optical", "ship_sar_cnn"], 16, 20
         ),
+        "actors": lambda: _actors(args.out, _grid(args.actors_grid), args.actors_rounds),
     }
     for name, step in steps.items():
         if name in skip:
@@ -303,6 +309,12 @@ def _bench(out: Path, repeat: int, providers: list[str]) -> dict[str, Any]:
     return {"providers": report["providers"], "rows": len(report["results"])}
 
 
+def _actors(work: Path, grid: tuple[int, int], rounds: int) -> list[dict[str, Any]]:
+    from gpu_actors import actors  # imports Ray: only for this step
+
+    return actors(work, grid, None, rounds)
+
+
 def _coast(work: Path, grid: tuple[int, int]) -> Path:
     """The sample coast scene mirror-tiled to ``grid`` (COLS, ROWS) tiles, in ``work``."""
     cols, rows = grid
@@ -326,7 +338,7 @@ def _grid(text: str) -> tuple[int, int]:
 
 def _table(report: dict[str, Any]) -> None:
     """The short summary printed last."""
-    for step in ("agreement", "energy", "pipeline", "lanes", "breakdown"):
+    for step in ("agreement", "energy", "pipeline", "lanes", "breakdown", "actors"):
         rows = report.get(step)
         if rows is None:
             continue

@@ -105,19 +105,21 @@ def preload(workload: Workload) -> Preloaded:
     return Preloaded(items, len(tiles), len(nonempty), len(clear))
 
 
-def _sessions(workload: Workload, intra_threads: int) -> dict[str, Any]:
-    options = RuntimeOptions("cpu", intra_op_threads=intra_threads)
+def _sessions(workload: Workload, intra_threads: int, provider: str = "cpu") -> dict[str, Any]:
+    options = RuntimeOptions(provider, intra_op_threads=intra_threads)
     return {
         d: Detector(m, options, workload.batch_size).session for d, m in workload.models.items()
     }
 
 
-def run_bare(workload: Workload, pre: Preloaded, mode: str) -> PathResult:
+def run_bare(workload: Workload, pre: Preloaded, mode: str, provider: str = "cpu") -> PathResult:
     """Time only ``session.run`` over the preloaded batches of every capture. ``mode``:
-    ``threads`` (T threads x 1-thread sessions) or ``intra`` (1 thread x T-thread sessions)."""
+    ``threads`` (T threads x 1-thread sessions) or ``intra`` (1 thread x T-thread sessions).
+    ``provider``: where the sessions run (``cuda``: the inputs are copied from host memory in
+    every ``session.run``, as plain onnxruntime does)."""
     threads = workload.threads_total
     n_workers, intra = (threads, 1) if mode == "threads" else (1, threads)
-    sessions = [_sessions(workload, intra) for _ in range(n_workers)]
+    sessions = [_sessions(workload, intra, provider) for _ in range(n_workers)]
     for s in sessions:  # warm-up: first runs allocate onnxruntime's arenas
         for detector, feeds in pre.items[:6]:
             s[detector].run(OUTPUTS, feeds)
@@ -144,7 +146,7 @@ def run_bare(workload: Workload, pre: Preloaded, mode: str) -> PathResult:
         t.join()
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     return PathResult(
-        f"bare_{mode}",
+        f"bare_{mode}" if provider == "cpu" else f"bare_{mode}_{provider}",
         seconds,
         workload.captures * pre.tiles,
         cpu,
@@ -153,6 +155,7 @@ def run_bare(workload: Workload, pre: Preloaded, mode: str) -> PathResult:
             "workers": n_workers,
             "intra_op_threads": intra,
             "session_runs": len(pre.items),
+            "runs_on": sorted({s.get_providers()[0] for s in sessions[0].values()}),
             # with one-thread sessions the same measure as the pipeline's session_run_cpu_s;
             # intra-op threads other than the calling one are not in it
             "session_run_cpu_s": round(sum(session_cpu), 3) if intra == 1 else None,

@@ -83,6 +83,11 @@ def _clocks(self: Any) -> tuple[float, float, float]:
     return time.process_time(), float(self.engine.session_s), float(self.engine.session_cpu_s)
 
 
+def _providers(self: Any) -> dict[str, str]:
+    """The provider each of the group's models runs on."""
+    return dict(self.engine.providers())
+
+
 def _counters(self: Any) -> dict[str, int]:
     total: dict[str, int] = {}
     for node in self.nodes.values():
@@ -141,6 +146,7 @@ def run_pipeline(
         clocks1 = ray.get([h.__ray_call__.remote(_clocks) for h in groups])
         rss = ray.get([h.__ray_call__.remote(_peak_rss_mib) for h in groups])
         counts = ray.get([h.__ray_call__.remote(_counters) for h in groups])
+        providers = ray.get([h.__ray_call__.remote(_providers) for h in groups])
     finally:
         executor.shutdown()
     total = {
@@ -167,6 +173,11 @@ def run_pipeline(
             "satellites_per_actor": placement.satellites_per_actor,
             "intra_op_threads": placement.threads,
             "peak_rss_mib_per_actor": [round(r, 1) for r in rss],
+            # where each model ran, over every actor: {"cloud_sentinel2": ["cuda"], ...}
+            "runs_on": {
+                m: sorted({p[m] for p in providers if m in p})
+                for m in sorted(set().union(*providers))
+            },
             "counters": total,
         },
     )
