@@ -24,9 +24,16 @@ from edgeinfer.bench import make_scene, tiled_size
 
 
 def actors(
-    work: Path, grid: tuple[int, int], satellites: int | None, rounds: int
+    work: Path,
+    grid: tuple[int, int],
+    satellites: int | None,
+    rounds: int,
+    providers: tuple[str, ...] = ("cpu", "cuda"),
+    per_actor: tuple[int | None, ...] = (None,),
 ) -> list[dict[str, Any]]:
-    """Rows of ``{"provider", "path", "tiles_per_s", "alerts", ...}`` (module docstring)."""
+    """Rows of ``{"provider", "path", "tiles_per_s", "alerts", ...}`` (module docstring).
+    ``per_actor``: the pipeline's ``execution.satellites_per_actor`` settings to run (None:
+    the mission's ``auto``, one actor per core), each against the bare run before it."""
     import ray
 
     cpus = os.cpu_count() or 1
@@ -37,30 +44,28 @@ def actors(
     pre = preload(workload)  # the cloud decisions and every batch's inputs, in host memory
     rows: list[dict[str, Any]] = []
     try:
-        for provider in ("cpu", "cuda"):
+        for provider in providers:
             for k in range(rounds):
-                bare = run_bare(workload, pre, "threads", provider)
-                pipe = run_pipeline(
-                    workload, warm, f"pipeline_{provider}", {"detection.provider": provider}
-                )
-                for result in (bare, pipe):
-                    row = {
-                        "provider": provider,
-                        "round": k,
-                        "path": result.name,
-                        "ray_gpus": gpus,
-                        **result.as_dict(),
-                    }
-                    rows.append(row)
-                    print(f"actors {row}", flush=True)
-                rows.append(
-                    {
-                        "provider": provider,
-                        "round": k,
-                        "pipeline_vs_bare": round(pipe.tiles_per_s / bare.tiles_per_s, 4),
-                    }
-                )
-                print(f"actors {rows[-1]}", flush=True)
+                for group in per_actor:
+                    bare = run_bare(workload, pre, "threads", provider)
+                    overrides: dict[str, Any] = {"detection.provider": provider}
+                    if group is not None:
+                        overrides["execution.satellites_per_actor"] = group
+                    pipe = run_pipeline(workload, warm, f"pipeline_{provider}", overrides)
+                    for result in (bare, pipe):
+                        row = {
+                            "provider": provider,
+                            "round": k,
+                            "per_actor_setting": group or "auto",
+                            "path": result.name,
+                            "ray_gpus": gpus,
+                            **result.as_dict(),
+                        }
+                        rows.append(row)
+                        print(f"actors {row}", flush=True)
+                    ratio = round(pipe.tiles_per_s / bare.tiles_per_s, 4)
+                    rows.append({"provider": provider, "round": k, "pipeline_vs_bare": ratio})
+                    print(f"actors {rows[-1]}", flush=True)
     finally:
         pre.items.clear()
         if ray.is_initialized():

@@ -262,6 +262,12 @@ def main() -> int:
     )
     parser.add_argument("--actors-grid", default="16x12", help="actors step scene, COLSxROWS")
     parser.add_argument("--actors-rounds", type=int, default=2, help="bare/pipeline pairs")
+    parser.add_argument("--actors-providers", default="cpu,cuda", help="providers, comma-separated")
+    parser.add_argument(
+        "--actors-per-actor",
+        default="auto",
+        help="execution.satellites_per_actor settings to compare, e.g. auto,4,8",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -279,7 +285,13 @@ def main() -> int:
         "breakdown": lambda: breakdown(
             registry, ["cloud_vnir", "fire_sentinel2", "ship_optical", "ship_sar_cnn"], 16, 20
         ),
-        "actors": lambda: _actors(args.out, _grid(args.actors_grid), args.actors_rounds),
+        "actors": lambda: _actors(
+            args.out,
+            _grid(args.actors_grid),
+            args.actors_rounds,
+            tuple(args.actors_providers.split(",")),
+            tuple(None if v == "auto" else int(v) for v in args.actors_per_actor.split(",")),
+        ),
     }
     for name, step in steps.items():
         if name in skip:
@@ -309,10 +321,16 @@ def _bench(out: Path, repeat: int, providers: list[str]) -> dict[str, Any]:
     return {"providers": report["providers"], "rows": len(report["results"])}
 
 
-def _actors(work: Path, grid: tuple[int, int], rounds: int) -> list[dict[str, Any]]:
+def _actors(
+    work: Path,
+    grid: tuple[int, int],
+    rounds: int,
+    providers: tuple[str, ...],
+    per_actor: tuple[int | None, ...],
+) -> list[dict[str, Any]]:
     from gpu_actors import actors  # imports Ray: only for this step
 
-    return actors(work, grid, None, rounds)
+    return actors(work, grid, None, rounds, providers, per_actor)
 
 
 def _coast(work: Path, grid: tuple[int, int]) -> Path:
