@@ -135,6 +135,22 @@ def test_walker_and_placement() -> None:
     assert one.threads == 2  # a single actor gets the whole machine
 
 
+def test_auto_placement_on_a_gpu_gives_each_actor_two_lanes_of_cpus() -> None:
+    """On CUDA/TensorRT ``auto`` plans one actor per GPU_LANES CPUs (each actor's two lanes
+    overlap host and device work; measured on an H100, docs/performance.md "GPU")."""
+    names = tuple(f"S{i}" for i in range(16))
+    for provider, actors, threads in (("cpu", 16, 1), ("cuda", 8, 2), ("tensorrt", 8, 2)):
+        config = load_mission(None, {"detection.provider": provider})
+        p = plan_placement(config, names, cluster_cpus=16)
+        assert (len(p.groups), p.cpus_per_actor, p.threads) == (actors, 16 / actors, threads)
+        assert [i for g in p.groups for i, _ in g] == list(range(16))
+    cuda = load_mission(None, {"detection.provider": "cuda"})
+    assert len(plan_placement(cuda, names, cluster_cpus=3).groups) == 1  # 3 // 2
+    assert len(plan_placement(cuda, names[:3], cluster_cpus=16).groups) == 3  # <= satellites
+    fixed = load_mission(None, {"detection.provider": "cuda", "execution.satellites_per_actor": 1})
+    assert len(plan_placement(fixed, names, cluster_cpus=16).groups) == 16  # as asked
+
+
 def test_lanes_reach_the_nodes_and_a_bad_value_names_the_key() -> None:
     from edgeinfer.mission.build import node_settings
 

@@ -89,6 +89,19 @@ class Placement:
         return max(len(g) for g in self.groups)
 
 
+def cpus_per_auto_actor(config: MissionConfig) -> int:
+    """CPUs each actor is planned with in ``auto`` mode: 1 on CPU; on a GPU (``cuda``,
+    ``tensorrt``) the :data:`~edgeinfer.detect.lanes.GPU_LANES` lanes' worth, so that one
+    lane prepares a batch on the host while another's graph runs on the device, and fewer
+    processes time-share the GPU. Measured on one H100 with 16 cores
+    (``benchmarks/gpu_actors.py``; 16 satellites, 3,072 tiles; docs/performance.md "GPU"):
+    8 actors of 2 CPUs ran 237-239 tiles/s, 16 actors of 1 CPU 188-195, 4 of 4 CPUs
+    210-225, 2 of 8 148-149, with the same alerts."""
+    from edgeinfer.detect.lanes import GPU_LANES
+
+    return GPU_LANES if config.detection.provider in ("cuda", "tensorrt") else 1
+
+
 def plan_placement(
     config: MissionConfig,
     names: tuple[str, ...],
@@ -97,16 +110,17 @@ def plan_placement(
     cpu_share: Callable[[int], float] | None = None,
 ) -> Placement:
     """Groups of satellites per actor. ``auto``: one actor per available CPU (at most one
-    per satellite), satellites spread evenly, so a 2-core machine runs 2 processes whether
-    the mission has 4 or 64 satellites. ``max_actors`` caps the count (1 in-process; on Ray
-    the one-CPU actors that fit the nodes with satellite slots). ``cpu_share(n)``: the CPUs
+    per satellite; on a GPU one per :func:`cpus_per_auto_actor` CPUs), satellites spread
+    evenly, so a 2-core machine runs 2 processes whether the mission has 4 or 64 satellites.
+    ``max_actors`` caps the count (1 in-process; on Ray the one-CPU actors that fit the nodes
+    with satellite slots). ``cpu_share(n)``: the CPUs
     each of n actors can have so that all fit on the nodes (default: an even split of
     ``cluster_cpus``); used when ``cpus_per_actor`` is ``auto``."""
     e = config.execution
     n = len(names)
     cpus = max(1.0, float(cluster_cpus))
     if e.satellites_per_actor == "auto":
-        n_actors = max(1, min(n, int(cpus)))
+        n_actors = max(1, min(n, int(cpus // cpus_per_auto_actor(config))))
     else:
         n_actors = math.ceil(n / e.satellites_per_actor)
     if max_actors is not None:
