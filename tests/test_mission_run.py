@@ -165,3 +165,35 @@ def test_cli_run_prints_the_summary(ray_session: Any, tmp_path: Path, capsys: An
     printed = capsys.readouterr().out
     assert "bandwidth saved" in printed and "satellites" in printed
     assert (tmp_path / "metrics.json").is_file() and (tmp_path / "report.html").is_file()
+
+
+def _alert_keys(result: MissionResult) -> set[tuple[Any, ...]]:
+    features = json.loads((result.out_dir / "alerts.geojson").read_text())["features"]
+    return {
+        (p["scene_id"], p["satellite"], p["class_name"], tuple(p["bbox_px"]), p["pixel_count"])
+        for p in (f["properties"] for f in features)
+    }
+
+
+@pytest.mark.gpu
+def test_the_sample_mission_on_cuda_delivers_the_cpu_alerts(
+    sample_run: MissionResult, tmp_path: Path
+) -> None:
+    """With ``detection.provider = "cuda"`` the Ray satellite actors ask for a GPU share, run
+    every model on CUDA (metrics.json says so), get two CPUs each (``cpus_per_auto_actor``)
+    and deliver the alerts of the CPU run: same scenes, satellites, classes, boxes, sizes."""
+    ort = pytest.importorskip("onnxruntime")
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        pytest.skip(
+            "CUDAExecutionProvider absent: this environment has the CPU onnxruntime "
+            "(install edgeinfer[gpu] on a machine with an NVIDIA GPU)"
+        )
+    if not ray.cluster_resources().get("GPU"):
+        pytest.skip("this Ray session has no GPU resource")
+    cuda = run_mission(load_mission(None, {"detection.provider": "cuda"}), tmp_path)
+    run = cuda.metrics["run"]
+    if set(run["providers"].values()) != {"cuda"}:
+        pytest.skip(f"onnxruntime-gpu is installed but the sessions ran on {run['providers']}")
+    assert run["cpus_per_actor"] == 2.0 and run["lanes"] == 2  # the test session's 2 CPUs
+    assert cuda.total["alerts_delivered"] == sample_run.total["alerts_delivered"]
+    assert _alert_keys(cuda) == _alert_keys(sample_run)
