@@ -5,8 +5,8 @@ The same workload as ``run_all.py`` (the mirror-tiled coast scene, captured once
 satellite; cloud screen, then fire and ship on the clear tiles, then the alerts), the same two
 paths (``paths_ray.run_pipeline``, ``paths_local.run_bare`` in its ``threads`` layout), with
 ``detection.provider`` set to ``cpu`` and to ``cuda``. On CUDA the mission gives every actor
-an equal fraction of the GPU (``edgeinfer.mission.capacity``), and bare runs one
-single-thread CUDA session per model in each of as many threads, sharing the one GPU.
+an equal fraction of the GPU (``edgeinfer.mission.capacity``), and bare runs one thread per
+core, each with single-thread CUDA sessions of the models, all sharing the one GPU.
 Each provider runs ``rounds`` bare/pipeline pairs in turn; the rows keep every run.
 """
 
@@ -33,7 +33,7 @@ def actors(
 ) -> list[dict[str, Any]]:
     """Rows of ``{"provider", "path", "tiles_per_s", "alerts", ...}`` (module docstring).
     ``per_actor``: the pipeline's ``execution.satellites_per_actor`` settings to run (None:
-    the mission's ``auto``, one actor per core), each against the bare run before it."""
+    the mission's ``auto``), each against the bare run just before it."""
     import ray
 
     cpus = os.cpu_count() or 1

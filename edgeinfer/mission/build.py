@@ -113,9 +113,9 @@ def plan_placement(
     per satellite; on a GPU one per :func:`cpus_per_auto_actor` CPUs), satellites spread
     evenly, so a 2-core machine runs 2 processes whether the mission has 4 or 64 satellites.
     ``max_actors`` caps the count (1 in-process; on Ray the one-CPU actors that fit the nodes
-    with satellite slots). ``cpu_share(n)``: the CPUs
-    each of n actors can have so that all fit on the nodes (default: an even split of
-    ``cluster_cpus``); used when ``cpus_per_actor`` is ``auto``."""
+    with satellite slots). ``cpu_share(n)``: the CPUs each of n actors can have so that all
+    fit on the nodes (default: an even split of ``cluster_cpus``); used when
+    ``cpus_per_actor`` is ``auto``."""
     e = config.execution
     n = len(names)
     cpus = max(1.0, float(cluster_cpus))
