@@ -68,10 +68,16 @@ def detectable() -> dict[str, set[Any]]:
     return out
 
 
+def _features(result: MissionResult) -> list[dict[str, Any]]:
+    features: list[dict[str, Any]] = json.loads((result.out_dir / "alerts.geojson").read_text())[
+        "features"
+    ]
+    return features
+
+
 def _delivered(result: MissionResult) -> dict[str, set[Any]]:
-    features = json.loads((result.out_dir / "alerts.geojson").read_text())["features"]
     out: dict[str, set[Any]] = {}
-    for f in features:
+    for f in _features(result):
         p = f["properties"]
         if p["truth_id"] is not None:
             out.setdefault(p["scene_id"], set()).add(p["truth_id"])
@@ -168,10 +174,9 @@ def test_cli_run_prints_the_summary(ray_session: Any, tmp_path: Path, capsys: An
 
 
 def _alert_keys(result: MissionResult) -> set[tuple[Any, ...]]:
-    features = json.loads((result.out_dir / "alerts.geojson").read_text())["features"]
     return {
         (p["scene_id"], p["satellite"], p["class_name"], tuple(p["bbox_px"]), p["pixel_count"])
-        for p in (f["properties"] for f in features)
+        for p in (f["properties"] for f in _features(result))
     }
 
 

@@ -89,6 +89,14 @@ class Placement:
         return max(len(g) for g in self.groups)
 
 
+def asks_for_gpu(config: MissionConfig) -> bool:
+    """Whether the mission's models are to run on a GPU (``detection.provider`` ``cuda`` or
+    ``tensorrt``): its actors then ask Ray for a GPU share and are planned for GPU lanes.
+    Read from the config, not from the driver's onnxruntime, which may lack the GPU build
+    that the cluster's workers have."""
+    return config.detection.provider in ("cuda", "tensorrt")
+
+
 def cpus_per_auto_actor(config: MissionConfig) -> int:
     """CPUs each actor is planned with in ``auto`` mode: 1 on CPU; on a GPU (``cuda``,
     ``tensorrt``) the :data:`~edgeinfer.detect.lanes.GPU_LANES` lanes' worth, so that one
@@ -99,7 +107,7 @@ def cpus_per_auto_actor(config: MissionConfig) -> int:
     210-225, 2 of 8 148-149, with the same alerts."""
     from edgeinfer.detect.lanes import GPU_LANES
 
-    return GPU_LANES if config.detection.provider in ("cuda", "tensorrt") else 1
+    return GPU_LANES if asks_for_gpu(config) else 1
 
 
 def plan_placement(

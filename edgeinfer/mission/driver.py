@@ -28,6 +28,7 @@ import numpy as np
 
 from edgeinfer.budget import get_accelerator
 from edgeinfer.mission.build import (
+    asks_for_gpu,
     build_constellation,
     build_stations,
     node_settings,
@@ -204,8 +205,7 @@ def _executor(config: MissionConfig, address: str | None, use_ray: bool) -> Any:
         return LocalExecutor()
     from edgeinfer.mission.actors import RayExecutor
 
-    gpu = config.detection.provider in ("cuda", "tensorrt")
-    return RayExecutor(address, config.execution.satellite_resource, gpu=gpu)
+    return RayExecutor(address, config.execution.satellite_resource, gpu=asks_for_gpu(config))
 
 
 def _simulate(
