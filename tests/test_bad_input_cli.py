@@ -1,7 +1,8 @@
 """Bad input at the command line: each mistake is ONE line on stderr naming the thing and the
 fix, with exit code 2 and no traceback, for ``edgeinfer run`` (bad TLE lines, invalid TOML,
 missing, malformed, unsigned, tampered and contract-breaking models) and ``edgeinfer detect``
-(missing and corrupt rasters, a model that does not fit the scene's bands)."""
+(missing and corrupt rasters, a model that does not fit the scene's bands, e.g. a real
+burned-area chip without B11)."""
 
 from __future__ import annotations
 
@@ -221,3 +222,14 @@ def test_a_failed_run_leaves_no_state_folder_behind(
     empty.mkdir()
     _one_line_error(["run", str(_mission(tmp_path, SSO, f"models_dir = '{empty}'"))], capsys)
     assert list(temp.iterdir()) == []
+
+
+def test_detect_fire_on_a_real_burn_scar_chip_without_b11(shared: Any, capsys: Any) -> None:
+    """The CAL FIRE burned-area chips carry TCI_R/G/B, B8 and B12 only (their README), so
+    ``fire_sentinel2`` (Liu's TAI needs B11 and B8A) cannot run on them: detect must say so
+    and name the missing bands, not guess B11 or read TCI as reflectance."""
+    chip = shared.path("burned_area_sentinel2_calfire", "post_fire", "APACHE_20240624.tif")
+    argv = ["detect", str(chip), "--product", "sentinel2", "--detectors", "fire"]
+    msg = _one_line_error(argv, capsys)
+    assert "bands TCI_R,TCI_G,TCI_B,B8,B12" in msg
+    assert "fire_sentinel2 needs bands B8A,B11" in msg
