@@ -42,9 +42,9 @@ from workload import Workload
 from edgeinfer.bench import BenchScene
 from edgeinfer.detect import Detector, RuntimeOptions, load_model_info, objects_from_output
 from edgeinfer.detect.pipeline import cloud_fraction
+from edgeinfer.mission.actors import loopback_address
 from edgeinfer.scene import Tile, iter_tiles, open_scene, tile_windows
 
-LOOPBACK = "127.0.0.1"  # ../shared/ENVIRONMENT.md: keep Ray off the outward address
 SLOT = "edgeinfer_satellite_slot"
 
 
@@ -56,7 +56,7 @@ def start_ray(cpus: int) -> None:
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # type: ignore[no-untyped-call]
     if not ray.is_initialized():
         ray.init(
-            _node_ip_address=LOOPBACK,
+            _node_ip_address=loopback_address(),
             include_dashboard=False,
             num_cpus=cpus,
             resources={SLOT: 1024},

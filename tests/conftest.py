@@ -45,12 +45,14 @@ def ray_session() -> Iterator[Any]:
     """ONE Ray per test session for every module that needs it, on loopback
     (../shared/ENVIRONMENT.md), without the dashboard; shut down at the end."""
     ray = pytest.importorskip("ray")
+    from edgeinfer.mission.actors import loopback_address
+
     before = os.environ.get("RAY_AUTH_MODE")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     started = not ray.is_initialized()
     if started:
         ray.init(
-            _node_ip_address="127.0.0.1",
+            _node_ip_address=loopback_address(),
             include_dashboard=False,
             num_cpus=2,
             resources={"edgeinfer_satellite_slot": 64},

@@ -11,8 +11,9 @@ sized to the nodes that can hold them (:mod:`edgeinfer.mission.capacity`), and a
 that cannot fit fails at once instead of leaving actors pending. The ground actor asks for no
 CPU (it only checks and stores packets).
 
-A local Ray for the run binds to loopback (``_node_ip_address``; ../shared/ENVIRONMENT.md:
-Ray otherwise binds to the outward address), runs without the dashboard, and sets
+A local Ray for the run takes a loopback node address (:func:`loopback_address`, 127.0.0.2
+where the system routes it, as Linux does: Ray replaces 127.0.0.1 with the machine's outward
+address; ../shared/ENVIRONMENT.md), runs without the dashboard, and sets
 ``RAY_AUTH_MODE=disabled`` in this process's environment when unset (Ray 2.60 token
 authentication must agree between processes; the CI script exports the same).
 """
@@ -40,10 +41,34 @@ from edgeinfer.scene import set_gdal_cache_mb
 
 logger = logging.getLogger(__name__)
 
-LOOPBACK = "127.0.0.1"
+#: The node address of a local Ray. Ray rewrites 127.0.0.1 and localhost to the machine's
+#: outward address (../shared/ENVIRONMENT.md), so its processes would advertise and dial that.
+LOOPBACK = "127.0.0.2"
+#: Where the system has only 127.0.0.1 on loopback (macOS without an alias): Ray then uses the
+#: outward address whatever it is given.
+LOOPBACK_FALLBACK = "127.0.0.1"
 #: GDAL block cache of a satellite actor, MiB: the CLI's own cap (edgeinfer.cli.main); the
 #: tiler's peak RSS is flat with it (benchmarks/bench_tiling_memory.py, docs/performance.md).
 ACTOR_GDAL_CACHE_MB = 64
+
+
+def loopback_address() -> str:
+    """:data:`LOOPBACK` if a socket can bind to it here, else :data:`LOOPBACK_FALLBACK`
+    (logged: Ray will then advertise the outward address)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((LOOPBACK, 0))
+    except OSError as exc:
+        logger.info(
+            "%s is not a loopback address here (%s); the local Ray gets %s, which Ray replaces "
+            "with this machine's outward address (on macOS: sudo ifconfig lo0 alias %s)",
+            LOOPBACK,
+            exc,
+            LOOPBACK_FALLBACK,
+            LOOPBACK,
+        )
+        return LOOPBACK_FALLBACK
+    return LOOPBACK
 
 
 class _RayGround:
@@ -152,7 +177,7 @@ class RayExecutor:
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")
             cpus = local_cpus or os.cpu_count() or 1
             ray.init(
-                _node_ip_address=LOOPBACK,
+                _node_ip_address=loopback_address(),
                 include_dashboard=False,
                 num_cpus=cpus,
                 resources={resource: 1024},
