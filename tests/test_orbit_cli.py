@@ -44,12 +44,14 @@ def test_json_output_is_one_object_with_iso_utc_times(app: typer.Typer) -> None:
     assert set(data) == {"passes", "eclipses"}
     assert data["passes"] and data["eclipses"]
     for p in data["passes"]:
-        assert set(p) == {"satellite", "station", "aos", "tca", "los", "max_elevation_deg"}
+        keys = {"satellite", "station", "aos", "tca", "los", "max_elevation_deg", "truncated"}
+        assert set(p) == keys
         assert p["aos"].endswith("Z") and parse_utc(p["aos"]) <= parse_utc(p["tca"]) <= parse_utc(
             p["los"]
         )
         assert p["station"] == "Svalbard" and p["max_elevation_deg"] >= 5.0
     assert {e["satellite"] for e in data["eclipses"]} == {"SENTINEL-2A", "LANDSAT 9"}
+    assert all(set(e) == {"satellite", "start", "end", "truncated"} for e in data["eclipses"])
     # the same answer as the library
     c = Constellation.from_file(tle, ["SENTINEL-2A", "LANDSAT 9"])
     t0 = parse_utc("2024-10-05T00:00:00Z")
@@ -111,3 +113,23 @@ def test_bad_tle_line_shows_the_template(app: typer.Typer, tmp_path: Path) -> No
 def test_registered_in_the_main_command_list() -> None:
     text = Path(__file__).resolve().parents[1].joinpath("edgeinfer", "cli", "main.py").read_text()
     assert '"passes"' in text
+
+
+def test_json_marks_passes_and_eclipses_cut_by_the_window(app: typer.Typer) -> None:
+    """The table's `*` is `truncated` in the JSON: a pass cut at the window's end (its TCA and
+    maximum elevation are only the window edge's) and an eclipse already begun at its start."""
+    tle = shared_path(*TLE)
+    args = ["--tle", str(tle), "--sat", "SENTINEL-2A", "--sat", "SENTINEL-2B"]
+    args += ["--station", "Svalbard", "--station=-72.0117,2.535,1270", "--min-elev", "10"]
+    args += ["--start", "2024-10-05T00:00:00Z", "--hours", "12", "--eclipses", "--json"]
+    r = _run(app, *args)
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    start, end = "2024-10-05T00:00:00.000Z", "2024-10-05T12:00:00.000Z"
+    for kind, first, last in (("passes", "aos", "los"), ("eclipses", "start", "end")):
+        for row in data[kind]:
+            assert row["truncated"] is (row[first] == start or row[last] == end), row
+    cut = [p for p in data["passes"] if p["truncated"]]
+    assert [(p["satellite"], p["los"], p["tca"]) for p in cut] == [("SENTINEL-2A", end, end)]
+    assert any(e["truncated"] and e["start"] == start for e in data["eclipses"])
+    assert sum(not p["truncated"] for p in data["passes"]) >= 1

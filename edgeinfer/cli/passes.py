@@ -77,11 +77,19 @@ def register(app: typer.Typer) -> None:
                     "tca": format_utc(c.tca),
                     "los": format_utc(c.los),
                     "max_elevation_deg": round(c.max_elevation_deg, 3),
+                    # cut by the search window: AOS or LOS is the window's edge, so TCA and
+                    # the maximum elevation are only the best inside the window
+                    "truncated": c.truncated,
                 }
                 for c in contacts
             ],
             "eclipses": [
-                {"satellite": e.satellite, "start": format_utc(e.start), "end": format_utc(e.end)}
+                {
+                    "satellite": e.satellite,
+                    "start": format_utc(e.start),
+                    "end": format_utc(e.end),
+                    "truncated": e.truncated,
+                }
                 for e in shadows
             ],
         }
