@@ -123,6 +123,7 @@ def test_metrics_totals_bandwidth_latency_and_recall() -> None:
         sunlit=np.ones((2, 10)),
         imaging=np.zeros((2, 10)),
         transmitting=np.zeros((2, 10)),
+        tle_epoch_age_days={"SAT-0": 0.0, "SAT-1": 373.0},
     )
     truth = [TruthObject("s", k, "fire", (k, k, k + 1, k + 1)) for k in range(4)]
     scene = _Scene("s", truth)
@@ -154,3 +155,9 @@ def test_metrics_totals_bandwidth_latency_and_recall() -> None:
     assert t["inference_energy_wh"] == pytest.approx(2 * 15.0 * 36.0 / 3600)
     assert t["contact_minutes"] == pytest.approx(1.5)
     assert t["alerts_raised"] == 6 and t["alerts_delivered"] == 2
+    # how far each TLE epoch is from the window; the total is the oldest
+    assert [metrics["satellites"][s]["tle_epoch_age_days"] for s in ("SAT-0", "SAT-1")] == [
+        0.0,
+        373.0,
+    ]
+    assert t["tle_epoch_age_days"] == 373.0

@@ -7,6 +7,7 @@ A thin layer over :mod:`edgeinfer.orbit`; library errors propagate to
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from edgeinfer.orbit import (
     parse_utc,
     station_from_spec,
 )
+from edgeinfer.orbit.tle import warn_stale_tles
 
 _STEP_S = 30.0  # coarse search grid; events are refined to 1 ms (edgeinfer.orbit.passes)
 
@@ -61,6 +63,7 @@ def register(app: typer.Typer) -> None:
         stations = [station_from_spec(s, min_elev) for s in station]
         constellation = Constellation.from_file(tle, sat or None)
         duration_s = hours * 3600.0
+        warn_stale_tles(constellation, t0, t0 + timedelta(seconds=duration_s))
         track = constellation.propagate(TimeGrid.regular(t0, duration_s, _STEP_S))
         contacts = find_contacts(constellation, stations, t0, duration_s, track=track)
         shadows = (

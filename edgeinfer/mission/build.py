@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from edgeinfer.budget import get_accelerator
@@ -19,16 +20,21 @@ from edgeinfer.node.settings import (
     NodeSettings,
 )
 from edgeinfer.orbit import Constellation, GroundStation, station_from_spec
+from edgeinfer.orbit.tle import warn_stale_tles
 
 
 def build_constellation(config: MissionConfig) -> Constellation:
-    """The mission's satellites (TLE file, or generated with the mission start as epoch)."""
+    """The mission's satellites (TLE file, or generated with the mission start as epoch). TLEs
+    whose epoch is far from the mission window are flown, with one WARNING naming them."""
     c = config.constellation
     start = config.mission.start
     try:
         if c.kind == "tle":
             assert c.tle_file is not None  # checked by the schema
-            return Constellation.from_file(c.tle_file, c.satellites)
+            constellation = Constellation.from_file(c.tle_file, c.satellites)
+            end = start + timedelta(seconds=config.mission.duration_s)
+            warn_stale_tles(constellation, start, end)
+            return constellation
         assert c.n_satellites is not None and c.altitude_km is not None
         if c.kind == "sso":
             return Constellation.sun_synchronous(

@@ -96,6 +96,8 @@ def satellite_metrics(
             "inference_measured_s": round(float(report["inference_measured_s"]), 4),
             "steps_refused_power": int(report.get("steps_refused_power", 0)),
             "steps_refused_thermal": int(report.get("steps_refused_thermal", 0)),
+            # days from its TLE epoch to the mission window (0 inside; > 30 warns)
+            "tle_epoch_age_days": plan.tle_epoch_age_days.get(plan.satellites[index]),
         }
     )
     out.update(_latency(alerts))
@@ -154,6 +156,8 @@ def mission_metrics(
     )
     total["min_soc"] = min((r["min_soc"] for r in rows), default=None)
     total["peak_temperature_c"] = max((r["peak_temperature_c"] for r in rows), default=None)
+    ages = [r["tle_epoch_age_days"] for r in rows if r.get("tle_epoch_age_days") is not None]
+    total["tle_epoch_age_days"] = max(ages, default=None)  # the oldest TLE's
     total.update(_latency(alerts))
     truth = [t for s in scenes for t in s.truth]
     n_truth = len(truth)

@@ -39,6 +39,7 @@ from edgeinfer.orbit import (
     find_eclipses,
     imaging_opportunities,
 )
+from edgeinfer.orbit.tle import tle_epoch_ages
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ class MissionPlan:
     imaging: FloatArray
     transmitting: FloatArray
     timings_s: dict[str, float] = field(default_factory=dict)
+    # days from each satellite's TLE epoch to the window (0 inside; edgeinfer.orbit.tle)
+    tle_epoch_age_days: dict[str, float] = field(default_factory=dict)
 
     @property
     def n_steps(self) -> int:
@@ -194,6 +197,9 @@ def plan_mission(
         imaging=imaging,
         transmitting=tx,
         timings_s=timings,
+        tle_epoch_age_days=tle_epoch_ages(
+            constellation, start, start + dt.timedelta(seconds=duration_s)
+        ),
     )
 
 

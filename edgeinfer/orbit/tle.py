@@ -11,6 +11,7 @@ column (the way sgp4 reports a malformed TLE).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -271,3 +272,64 @@ def read_tle_file(path: str | Path) -> list[TLE]:
 def write_tle_file(path: str | Path, tles: list[TLE], three_line: bool = True) -> None:
     """Write element sets as CelesTrak text (LF endings)."""
     Path(path).write_text("".join(t.to_text(three_line) for t in tles), encoding="ascii")
+
+
+# How far from its epoch a TLE is trusted without a warning. SGP4 from a TLE is good to about
+# 1 km at the epoch and drifts 1-3 km/day away from it (REFERENCE.md, "Orbits"; the growth of
+# SGP4's error with time from epoch: Vallado et al. 2006, "Revisiting Spacetrack Report #3",
+# AIAA 2006-6753). At 30 days that is 30-90 km, i.e. 4-12 s along a 786 km orbit flown at
+# ~7.5 km/s (sqrt(GM/r)): pass and eclipse times and which scenes a satellite images are no
+# longer trustworthy. Old TLEs are only warned about, never refused (historical studies).
+STALE_TLE_DAYS = 30.0
+_DRIFT_KM_PER_DAY = (1.0, 3.0)  # REFERENCE.md, "Orbits"
+_LISTED = 10  # satellites named in one warning line; the rest are counted
+
+
+def epoch_offset_days(epoch: datetime, start: datetime, end: datetime) -> float:
+    """Days from the window ``[start, end]`` to ``epoch``: negative when the epoch is before
+    the start, positive after the end, 0 inside."""
+    if epoch < start:
+        return (epoch - start).total_seconds() / 86400.0
+    if epoch > end:
+        return (epoch - end).total_seconds() / 86400.0
+    return 0.0
+
+
+def tle_epoch_ages(tles: Iterable[TLE], start: datetime, end: datetime) -> dict[str, float]:
+    """Per satellite, days between its TLE epoch and the nearest instant of ``[start, end]``
+    (0 when the epoch lies inside), rounded to 0.01 day."""
+    return {t.name: round(abs(epoch_offset_days(t.epoch, start, end)), 2) for t in tles}
+
+
+def warn_stale_tles(
+    tles: Iterable[TLE], start: datetime, end: datetime, limit_days: float = STALE_TLE_DAYS
+) -> list[str]:
+    """Log one WARNING naming every satellite whose TLE epoch is more than ``limit_days``
+    from the window ``[start, end]`` (its epoch, how far and on which side) with the fix;
+    return their names. The satellites are still propagated."""
+    stale = []
+    for t in tles:
+        offset = epoch_offset_days(t.epoch, start, end)
+        if abs(offset) > limit_days:
+            side = "before the window's start" if offset < 0 else "after the window's end"
+            epoch = t.epoch.strftime("%Y-%m-%dT%H:%MZ")
+            stale.append((t.name, f"{t.name} (epoch {epoch}, {abs(offset):.1f} days {side})"))
+    if stale:
+        listed = "; ".join(text for _, text in stale[:_LISTED])
+        more = f"; and {len(stale) - _LISTED} more" if len(stale) > _LISTED else ""
+        low, high = _DRIFT_KM_PER_DAY
+        logger.warning(
+            "%d TLE(s) are more than %g days from the window %s..%s: %s%s. SGP4 drifts "
+            "%g-%g km/day from a TLE's epoch, so their positions, passes and eclipses may be "
+            "far off; fetch current TLEs (e.g. CelesTrak, https://celestrak.org/NORAD/elements/) "
+            "or move the window near the epoch",
+            len(stale),
+            limit_days,
+            start.strftime("%Y-%m-%dT%H:%MZ"),
+            end.strftime("%Y-%m-%dT%H:%MZ"),
+            listed,
+            more,
+            low,
+            high,
+        )
+    return [name for name, _ in stale]
