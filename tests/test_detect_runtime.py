@@ -124,7 +124,9 @@ def test_pixel_size_aux_input_is_fed(tmp_path: Path) -> None:
     np.testing.assert_array_equal(out.cls, [[0, 1]])
     (out,) = det.run([make_tile(data, pixel_size_m=20.0)])
     np.testing.assert_array_equal(out.cls, [[1, 1]])
-    with pytest.raises(ModelError, match=r"needs the pixel size but scene scene has none"):
+    with pytest.raises(
+        ModelError, match=r"needs the pixel size but scene scene has no .*--pixel-size-m"
+    ):
         det.run([make_tile(data)])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -9,9 +10,11 @@ import pytest
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
+from rasterio.errors import NotGeoreferencedWarning
 
 from edgeinfer.errors import ConfigError
 from edgeinfer.scene import ClassMaskWriter, iter_tiles, open_scene
+from edgeinfer.scene.writers import mask_classes
 
 
 def _scene_file(path: Path) -> Path:
@@ -75,3 +78,52 @@ def test_bad_shapes_and_fill_are_config_errors(tmp_path: Path) -> None:
         mask = ds.read(1)
     assert (mask[64:, 64:] == 0).all()  # fill 0 where no tile wrote
     assert (mask[:64, :64][tile.valid] == 1).all()
+
+
+def _chip_without_georeference(path: Path) -> Path:
+    """A 40x30 float chip with neither CRS nor transform (as PNG or OpenSARShip chips)."""
+    data = np.linspace(0.0, 1.0, 30 * 40, dtype=np.float32).reshape(1, 30, 40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(
+            path, "w", driver="GTiff", width=40, height=30, count=1, dtype="float32"
+        ) as dst:
+            dst.write(data)
+    return path
+
+
+def test_mask_of_a_chip_without_georeference_is_written_in_pixel_coordinates(
+    tmp_path: Path,
+) -> None:
+    # smaller than a block AND without transform: this raised KeyError('transform')
+    with open_scene(_chip_without_georeference(tmp_path / "chip.tif"), pixel_size_m=10.0) as sc:
+        assert sc.transform is None and sc.crs is None
+        tile = next(iter(iter_tiles(sc, tile_size=64)))
+        with ClassMaskWriter(tmp_path / "m.tif", sc, detector="ship") as writer:
+            writer.write_tile(tile, np.full((64, 64), 2, np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # expected on reading it back
+        with rasterio.open(tmp_path / "m.tif") as ds:
+            assert ds.crs is None and ds.transform == Affine.identity()
+            assert (ds.width, ds.height) == (40, 30)
+            mask = ds.read(1)
+    assert (mask == 2).all()
+
+
+def test_the_legend_is_the_models_classes_plus_invalid(tmp_path: Path) -> None:
+    with open_scene(_scene_file(tmp_path / "s.tif")) as scene:
+        with ClassMaskWriter(
+            tmp_path / "cloud.tif", scene, classes={"0": "clear", "1": "cloud"}
+        ) as writer:
+            assert writer.classes == {0: "clear", 1: "cloud", 255: "invalid"}
+        with ClassMaskWriter(tmp_path / "fire.tif", scene):  # default: the fire classes
+            pass
+        with pytest.raises(ConfigError, match="fill"):  # 2 is not a cloud class
+            ClassMaskWriter(tmp_path / "x.tif", scene, fill=2, classes={"0": "a", "1": "b"})
+    with rasterio.open(tmp_path / "cloud.tif") as ds:
+        assert ds.tags()["EDGEINFER_CLASSES"] == "0=clear,1=cloud,255=invalid"
+    with rasterio.open(tmp_path / "fire.tif") as ds:
+        assert ds.tags()["EDGEINFER_CLASSES"] == "0=none,1=candidate,2=unambiguous,255=invalid"
+    assert mask_classes({"2": "ship", "0": "none"}) == {0: "none", 2: "ship", 255: "invalid"}
+    with pytest.raises(ConfigError, match="255 is reserved"):
+        mask_classes({"255": "mine"})

@@ -24,7 +24,8 @@ class MaskWriter(Protocol):
 
 
 MaskWriterFactory = Callable[[Path, Scene, str], MaskWriter]
-"""``(path, scene, detector) -> MaskWriter``."""
+"""``(path, scene, detector) -> MaskWriter``; the default writes the detector's model's class
+names (its ``outputs`` metadata) as the GeoTIFF's legend."""
 
 
 def open_writers(
@@ -37,11 +38,15 @@ def open_writers(
     """Open one mask writer per detector into ``writers`` (filled as they open, so the
     caller closes those already open if a later one fails)."""
     for detector, path in mask_out.items():
-        if detector in models:  # a skipped detector writes no mask
-            writers[detector] = (factory or _default_mask_writer)(Path(path), scene, detector)
+        if detector not in models:  # a skipped detector writes no mask
+            continue
+        if factory is not None:
+            writers[detector] = factory(Path(path), scene, detector)
+        else:
+            writers[detector] = _default_mask_writer(Path(path), scene, models[detector])
 
 
-def _default_mask_writer(path: Path, scene: Scene, detector: str) -> MaskWriter:
+def _default_mask_writer(path: Path, scene: Scene, model: ModelInfo) -> MaskWriter:
     from edgeinfer.scene.writers import ClassMaskWriter
 
-    return ClassMaskWriter(path, scene, detector=detector)
+    return ClassMaskWriter(path, scene, detector=model.detector, classes=model.outputs)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ from edgeinfer.detect.sessions import (
     requested_providers,
 )
 from edgeinfer.errors import ConfigError, ModelError
-from edgeinfer.scene.types import Tile
+from edgeinfer.scene.types import Scene, Tile
 
 __all__ = [
     "IO_BINDING",
@@ -38,6 +38,7 @@ __all__ = [
     "RuntimeOptions",
     "available_providers",
     "binding_device",
+    "check_pixel_size",
     "create_session",
     "gpu_requested",
     "import_onnxruntime",
@@ -48,6 +49,25 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _OUTPUTS = ["class", "confidence"]
+
+
+def _no_pixel_size(model: str, scene_id: str) -> ModelError:
+    return ModelError(
+        f"model {model} needs the pixel size but scene {scene_id} has no georeference to give "
+        "it; pass --pixel-size-m M, the ground size of one pixel in metres "
+        "(open_scene(..., pixel_size_m=M) in Python)"
+    )
+
+
+def check_pixel_size(models: Iterable[ModelInfo], scene: Scene) -> None:
+    """Raise :class:`ModelError` naming ``--pixel-size-m`` if one of ``models`` takes the
+    ``pixel_size_m`` input and ``scene`` has none; run before any tile is read or any mask
+    file is created."""
+    if scene.pixel_size_m is not None:
+        return
+    for info in models:
+        if "pixel_size_m" in info.aux_inputs:
+            raise _no_pixel_size(info.name, scene.scene_id)
 
 
 @dataclass(frozen=True)
@@ -200,11 +220,7 @@ class Detector:
         feeds: dict[str, npt.NDArray[np.float32]] = {"x": x, "valid": valid}
         if "pixel_size_m" in self.info.aux_inputs:
             if pixel_size_m is None:
-                raise ModelError(
-                    f"model {self.info.name} needs the pixel size but scene "
-                    f"{tiles[0].scene_id} has none; use a georeferenced scene or a product "
-                    "with a known resolution"
-                )
+                raise _no_pixel_size(self.info.name, tiles[0].scene_id)
             feeds["pixel_size_m"] = np.array([pixel_size_m], dtype=np.float32)
         t0 = time.perf_counter()
         c0 = time.thread_time()

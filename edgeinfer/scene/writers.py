@@ -1,14 +1,18 @@
 """Per-pixel class masks written on the scene's own grid (``edgeinfer detect --mask-out``).
 
-A single-band uint8 GeoTIFF, tiled and DEFLATE-compressed, with the scene's transform and CRS,
-in the form Landsat and FIRMS active-fire products take: 0 none, 1 candidate, 2 unambiguous,
-255 invalid. Tiles write only their ``core``, so overlapping tiles never overwrite each other.
+A single-band uint8 GeoTIFF, tiled and DEFLATE-compressed, with the scene's transform and CRS
+(neither for a scene without georeference: GDAL then reads the identity transform), in the form
+Landsat and FIRMS active-fire products take: the model's class values (fire: 0 none,
+1 candidate, 2 unambiguous) and 255 invalid. The ``EDGEINFER_CLASSES`` tag is the legend, e.g.
+``0=clear,1=cloud,255=invalid`` for a cloud mask. Tiles write only their ``core``, so
+overlapping tiles never overwrite each other.
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -35,6 +39,26 @@ CLASS_VALUES = {
     CLASS_UNAMBIGUOUS: "unambiguous",
     CLASS_INVALID: "invalid",
 }
+"""The fire classes (Landsat / FIRMS active-fire products); the legend of a mask written
+without a model's own ``classes``."""
+
+
+def mask_classes(outputs: Mapping[str, str] | Mapping[int, str] | None) -> dict[int, str]:
+    """A mask's legend: class value -> name from a model's ``outputs`` metadata (keys ``"0"``
+    or ``0``), plus 255 = invalid; :data:`CLASS_VALUES` (the fire classes) without one."""
+    if outputs is None:
+        return dict(CLASS_VALUES)
+    legend: dict[int, str] = {}
+    for key, name in outputs.items():
+        value = int(key)
+        if not 0 <= value < CLASS_INVALID:
+            raise ConfigError(
+                f"mask class value {key!r} ({name}) is outside 0-254; 255 is reserved for "
+                "invalid pixels"
+            )
+        legend[value] = str(name)
+    legend[CLASS_INVALID] = CLASS_VALUES[CLASS_INVALID]
+    return dict(sorted(legend.items()))
 
 
 class ClassMaskWriter:
@@ -42,7 +66,9 @@ class ClassMaskWriter:
 
     ``fill`` is the value of pixels no tile wrote (e.g. tiles dropped by the cloud screen);
     by default 255 (invalid: nothing was decided there), which is also the file's nodata
-    value. Use as a context manager, or call :meth:`close`.
+    value. ``classes`` is the legend written to the ``EDGEINFER_CLASSES`` tag: the model's
+    ``outputs`` metadata (``{"0": "clear", "1": "cloud"}``), to which 255 = invalid is added;
+    None: the fire classes. Use as a context manager, or call :meth:`close`.
     """
 
     def __init__(
@@ -53,10 +79,12 @@ class ClassMaskWriter:
         fill: int = CLASS_INVALID,
         block_size: int = 256,
         detector: str | None = None,
+        classes: Mapping[str, str] | Mapping[int, str] | None = None,
     ) -> None:
-        if fill not in CLASS_VALUES:
+        self.classes = mask_classes(classes)
+        if fill not in self.classes:
             raise ConfigError(
-                f"mask fill {fill!r} is not a class value; use one of {list(CLASS_VALUES)}"
+                f"mask fill {fill!r} is not a class value; use one of {list(self.classes)}"
             )
         if block_size <= 0 or block_size % 16:
             raise ConfigError(
@@ -83,8 +111,10 @@ class ClassMaskWriter:
         if scene.width < block_size or scene.height < block_size:
             profile.update(tiled=False, blockxsize=None, blockysize=None)
             profile = {k: v for k, v in profile.items() if v is not None}
-        if scene.transform is None:
-            profile.pop("transform")
+        if scene.transform is None:  # no georeference: no geotransform in the file either
+            profile.pop("transform", None)
+        if scene.crs is None:
+            profile.pop("crs", None)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with warnings.catch_warnings():
@@ -96,7 +126,7 @@ class ClassMaskWriter:
                 "writable"
             ) from exc
         self._ds.update_tags(
-            EDGEINFER_CLASSES=",".join(f"{k}={v}" for k, v in CLASS_VALUES.items()),
+            EDGEINFER_CLASSES=",".join(f"{k}={v}" for k, v in self.classes.items()),
             EDGEINFER_SCENE_ID=scene.scene_id,
             **({"EDGEINFER_DETECTOR": detector} if detector else {}),
         )
