@@ -16,6 +16,11 @@ class SceneError(EdgeInferError, OSError):
     """A scene (raster file, URL, product) cannot be opened or read."""
 
 
+class OutputError(EdgeInferError, OSError):
+    """An output file (alerts, mask, results JSON) cannot be written: the path is a folder, or
+    its folder does not accept new files."""
+
+
 class BandError(EdgeInferError, ValueError):
     """Bands are missing, misnamed, or of the wrong count or dtype."""
 

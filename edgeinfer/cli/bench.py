@@ -15,7 +15,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from edgeinfer.bench import BenchSettings, machine_line, run_bench
+from edgeinfer.cli.outputs import checks_outputs
 from edgeinfer.errors import ConfigError
+from edgeinfer.output_files import write_text_file
 
 
 def _ints(text: str, option: str) -> tuple[int, ...]:
@@ -117,6 +119,7 @@ def register(app: typer.Typer) -> None:
     """Add ``bench`` to ``app``."""
 
     @app.command("bench")
+    @checks_outputs(json_out="--json")
     def bench_cmd(
         models: str = typer.Option(
             "fire,ship,cloud", "--models", help="Detector kinds or model names, comma-separated."
@@ -193,6 +196,5 @@ def register(app: typer.Typer) -> None:
         if "unavailable" in report.get("gpu_energy", {}):
             err.print(escape(report["gpu_energy"]["unavailable"]))
         if json_out is not None:
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(json.dumps(report, indent=1) + "\n")
+            write_text_file(json_out, json.dumps(report, indent=1) + "\n", "bench report")
             err.print(f"wrote {json_out}")

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from edgeinfer import api
+from edgeinfer.cli.outputs import check_outputs, checks_outputs
 from edgeinfer.errors import ConfigError
 
 _PROGRESS_MIN_TILES = 16  # show a progress bar only on scenes with at least this many tiles
@@ -45,6 +46,7 @@ def register(app: typer.Typer) -> None:
     """Add ``detect`` to ``app``."""
 
     @app.command("detect")
+    @checks_outputs(output="--output")
     def detect_cmd(
         scene: list[str] = typer.Argument(
             ..., help="Raster file(s), a product folder, or an http(s) URL of a COG."
@@ -118,6 +120,8 @@ def register(app: typer.Typer) -> None:
         """Detect fires, ships and clouds in one scene; write alerts as GeoJSON."""
         console = Console(stderr=True)
         wanted = _split(detectors) or list(api.DETECTORS)
+        masks = mask_paths(mask_out, wanted)
+        check_outputs(("--mask-out", path) for path in masks.values())
         source: str | list[str] = scene[0] if len(scene) == 1 else scene
         sc = api.open_scene(
             source,
@@ -149,7 +153,7 @@ def register(app: typer.Typer) -> None:
                     lanes=lanes,
                     batch_size=batch,
                     cloud_threshold=cloud_threshold,
-                    mask_out=mask_paths(mask_out, wanted),
+                    mask_out=masks,
                     progress=lambda done, total: bar.update(task, completed=done),
                     skip_unfit=detectors is None,
                     require_signature=require_signature or bool(trusted_key),

@@ -2,7 +2,9 @@
 
 A thin layer: each module named in :data:`EVAL_MODULES` lives in :mod:`edgeinfer.eval` and
 adds its own command to the ``eval`` sub-app with ``register(eval_app)``. Library errors
-propagate to :func:`edgeinfer.cli.main.main`, which prints them as one line.
+propagate to :func:`edgeinfer.cli.main.main`, which prints them as one line. Every ``eval``
+command's output files (``--json``, and ``--plot`` where it has one) are checked here, before
+it evaluates (:mod:`edgeinfer.cli.outputs`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import importlib
 
 import typer
+
+from edgeinfer.cli.outputs import checks_outputs
 
 # edgeinfer.eval modules that contribute commands, in the order `edgeinfer eval --help` lists.
 EVAL_MODULES: tuple[str, ...] = ("fire", "cloud", "ship", "ship_chips")
@@ -24,4 +28,8 @@ def register(app: typer.Typer) -> None:
     )
     for name in EVAL_MODULES:
         importlib.import_module(f"edgeinfer.eval.{name}").register(eval_app)
+    check = checks_outputs(json_out="--json", plot="--plot")
+    for command in eval_app.registered_commands:
+        if command.callback is not None:
+            command.callback = check(command.callback)
     app.add_typer(eval_app, name="eval")

@@ -29,6 +29,7 @@ from scipy import ndimage
 from edgeinfer.detect.metadata import ModelInfo
 from edgeinfer.detect.records import RECORD_SIZE, AlertRecord
 from edgeinfer.detect.runtime import DetectorOutput
+from edgeinfer.output_files import write_text_file
 from edgeinfer.scene.geo import xy_to_lonlat
 from edgeinfer.scene.types import Tile
 
@@ -311,9 +312,7 @@ def to_geojson(alerts: Sequence[Alert]) -> dict[str, Any]:
 
 
 def write_geojson(path: Path | str, alerts: Sequence[Alert]) -> Path:
-    """Write ``alerts`` as a GeoJSON FeatureCollection to ``path``; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``alerts`` as a GeoJSON FeatureCollection to ``path``; returns the path. Raises
+    :class:`~edgeinfer.errors.OutputError` (one line) where it cannot be written."""
     text = json.dumps(to_geojson(alerts), indent=1, allow_nan=False)
-    path.write_text(text + "\n", encoding="utf-8")
-    return path
+    return write_text_file(path, text + "\n", "alerts file")

@@ -24,6 +24,7 @@ from edgeinfer.detect.alerts import Alert, objects_from_output
 from edgeinfer.detect.pipeline import DEFAULT_OVERLAP
 from edgeinfer.detect.runtime import Detector
 from edgeinfer.errors import SceneError
+from edgeinfer.output_files import write_text_file
 from edgeinfer.scene.bands import Band
 from edgeinfer.scene.raster import RasterScene
 from edgeinfer.scene.tiling import core_slices, iter_tiles
@@ -245,9 +246,10 @@ def save_results(
 ) -> None:
     """What every ``edgeinfer eval`` command does with its results: write them as JSON to
     ``json_out`` (when given) and, with ``record``, store them beside each model under
-    ``section`` and refresh its card."""
+    ``section`` and refresh its card. A ``json_out`` that cannot be written raises
+    :class:`~edgeinfer.errors.OutputError` (the CLI checks it before evaluating)."""
     if json_out is not None:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+        text = json.dumps(results, indent=2, sort_keys=True) + "\n"
+        write_text_file(json_out, text, "results file")
     if record:
         record_all(results, models_dir, section)
