@@ -131,3 +131,58 @@ def test_missing_layout_is_one_clear_error(
     assert "images/ and masks/" in capsys.readouterr().err
     assert main(["eval", "ship-chips", "--data", str(tmp_path)]) == 2
     assert "labels.csv" in capsys.readouterr().err
+
+
+def write_png(path: Path, size: int) -> None:
+    """An all-zero ``size`` x ``size`` RGB PNG (a mask with no ships)."""
+    import warnings
+
+    import numpy as np
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    profile = {"driver": "PNG", "width": size, "height": size, "count": 3, "dtype": "uint8"}
+    with warnings.catch_warnings():  # a PNG has no georeference, as HRSID's masks
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(np.zeros((3, size, size), dtype=np.uint8))
+
+
+def test_eval_ship_reports_bad_items_and_scores_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One unreadable image, one unreadable mask, one mask of the wrong size and one image
+    without a mask: each is reported by name, and the good items score as on their own."""
+    src = shared_path("ships_sar_hrsid_minitest")
+    stems = ["P0001_1800_2600_3600_4400", "P0004_4200_5000_6000_6800", "P0015_3600_4400_4200_5000"]
+    data = subset(src, tmp_path / "hrsid", stems)
+    good_mask = src / "masks" / f"{stems[0]}.png"
+    (data / "images" / "P9999_bad.jpg").write_text("junk")  # unreadable image, valid mask
+    (data / "masks" / "P9999_bad.png").symlink_to(good_mask)
+    small, nomask, badmask = (
+        "P0016_1800_2600_4800_5600",
+        "P0003_2400_3200_4800_5600",
+        "P0005_1800_2600_4800_5600",
+    )
+    for stem in (small, nomask, badmask):
+        (data / "images" / f"{stem}.jpg").symlink_to(src / "images" / f"{stem}.jpg")
+    write_png(data / "masks" / f"{small}.png", 100)  # image is 800 x 800
+    (data / "masks" / f"{badmask}.png").write_bytes(b"\x89PNG not really")
+    out = tmp_path / "hrsid.json"
+    argv = ["eval", "ship", "--data", str(data), "--json", str(out), "--model", "ship_sar"]
+    assert main(["-q", *argv]) == 0
+    err = capsys.readouterr().err
+    result = json.loads(out.read_text())["ship_sar"]
+    assert (result["n_true"], result["recall"], result["precision"]) == (7, 1.0, 1.0)
+    assert {i["item"] for i in result["per_image"]} == set(stems)
+    reasons = {s["item"]: s for s in result["skipped_items"]}
+    assert set(reasons) == {"P9999_bad", small, badmask}
+    assert reasons["P9999_bad"]["file"].endswith("images/P9999_bad.jpg")
+    assert "cannot use the image" in reasons["P9999_bad"]["reason"]
+    assert reasons[badmask]["file"].endswith(f"masks/{badmask}.png")
+    assert "unreadable mask" in reasons[badmask]["reason"]
+    assert "mask is 100x100 px but its image" in reasons[small]["reason"]
+    assert "800x800" in reasons[small]["reason"]
+    assert result["images_without_mask"] == {"count": 1, "names": [f"{nomask}.jpg"]}
+    for name in ("P9999_bad", small, badmask, f"{nomask}.jpg"):  # warned even with -q
+        assert name in err

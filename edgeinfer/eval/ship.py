@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,8 +41,18 @@ from edgeinfer.detect.registry import ModelRegistry
 from edgeinfer.detect.runtime import Detector, RuntimeOptions
 from edgeinfer.errors import ConfigError, SceneError
 from edgeinfer.eval.chance import REPEATS, SHORE_PX, chance_tp, zones
-from edgeinfer.eval.matching import MatchResult, instances_from_binary, match_boxes
+from edgeinfer.eval.matching import MatchResult, match_boxes
 from edgeinfer.eval.scenes import ArrayScene, read_full, run_model
+from edgeinfer.eval.ship_items import Item as Item
+from edgeinfer.eval.ship_items import (
+    ItemError,
+    SkippedItem,
+    check_mask_shape,
+    read_item_instances,
+    scan_items,
+)
+from edgeinfer.eval.ship_items import find_items as find_items
+from edgeinfer.eval.ship_items import read_instances as read_instances
 from edgeinfer.scene import open_scene
 from edgeinfer.scene.bands import SENTINEL2_MSI, Band
 from edgeinfer.scene.types import Scene
@@ -97,54 +106,6 @@ def resolve_pixel_size(
     )
 
 
-@dataclass(frozen=True)
-class Item:
-    """One labelled image: its stem, image path and mask path."""
-
-    stem: str
-    image: Path
-    mask: Path
-
-
-def find_items(data_dir: Path) -> list[Item]:
-    """Pairs ``images/<stem>.*`` + ``masks/<stem>[_mask].*`` under ``data_dir``, sorted."""
-    images, masks = data_dir / "images", data_dir / "masks"
-    if not images.is_dir() or not masks.is_dir():
-        raise SceneError(
-            f"{data_dir} has no images/ and masks/ folders; `edgeinfer eval ship --data DIR` "
-            "needs DIR/images/<stem>.* with DIR/masks/<stem>.* or DIR/masks/<stem>_mask.*"
-        )
-    by_stem: dict[str, Path] = {}
-    for path in sorted(masks.iterdir()):
-        if path.is_file() and not path.name.startswith("."):
-            by_stem.setdefault(path.stem.removesuffix("_mask"), path)
-    items = [
-        Item(p.stem, p, by_stem[p.stem])
-        for p in sorted(images.iterdir())
-        if p.is_file() and p.stem in by_stem
-    ]
-    if not items:
-        raise SceneError(f"no image in {images} has a mask of the same stem in {masks}")
-    return items
-
-
-def read_instances(path: Path) -> tuple[npt.NDArray[np.int32], str]:
-    """Instance ids of a mask file and its layout: ``binary`` (RGB with ships in green > 127,
-    or a single band of 0 and one other value; objects = 8-connected components) or
-    ``instance`` (a single band of ids)."""
-    scene = open_scene(path, product="geotiff")
-    full = read_full(scene, scene.band_names)
-    scene.close()
-    data = full.data
-    if data.shape[0] >= 3:
-        return instances_from_binary(data[1] > 127), "binary"
-    band = np.rint(data[0]).astype(np.int64)
-    values = np.unique(band)
-    if values.size <= 2:
-        return instances_from_binary(band > 0), "binary"
-    return band.astype(np.int32), "instance"
-
-
 def modality(scene: Scene) -> str:
     """``sar`` or ``optical`` from the scene content, else :class:`SceneError`."""
     if scene.product == "sar":
@@ -158,10 +119,14 @@ def modality(scene: Scene) -> str:
 
 
 def optical_scene(scene: Scene) -> ArrayScene:
-    """The Sentinel-2 bands as reflectance (DN / 10000; DN 0 = NODATA is invalid)."""
+    """The Sentinel-2 bands as reflectance: a ``sentinel2`` scene's own (the reader's DN x
+    1e-4), a plain stack's DN / 10000; DN 0 = NODATA is invalid."""
     full = read_full(scene, OPTICAL_BANDS)
     valid = full.valid & np.all(full.data > 0, axis=0)
-    data = (full.data / np.float32(S2_QUANTIFICATION)).astype(np.float32)
+    units = {b.unit for b in scene.bands if b.name in OPTICAL_BANDS}
+    data = full.data
+    if units != {"reflectance"}:
+        data = (full.data / np.float32(S2_QUANTIFICATION)).astype(np.float32)
     bands = tuple(SENTINEL2_MSI[b] for b in OPTICAL_BANDS)
     out = ArrayScene.like(scene, data, valid, bands)
     out.product = "sentinel2"
@@ -199,6 +164,55 @@ def trained_items(info: ModelInfo) -> set[str]:
         return set()
 
 
+def load_item(
+    item: Item, kind: str, band_name: str, pixel_size_m: float
+) -> tuple[npt.NDArray[np.int32], str, ArrayScene]:
+    """(instances, layout, scene) of one item as the models see it, or :class:`ItemError`
+    naming the file and what is wrong with it (unreadable, another modality, mask size)."""
+    instances, layout = read_item_instances(item)
+    try:
+        with open_scene(item.image) as raw:
+            found = modality(raw)
+            if found != kind:
+                raise ItemError(item, item.image, f"a {found} image among {kind} images")
+            scene = sar_scene(raw, band_name, pixel_size_m) if kind == "sar" else optical_scene(raw)
+    except ItemError:
+        raise
+    except (OSError, ValueError) as exc:  # SceneError and rasterio's errors are OSError
+        raise ItemError(item, item.image, f"cannot use the image ({exc})") from exc
+    check_mask_shape(item, instances, scene.width, scene.height)
+    return instances, layout, scene
+
+
+def first_scene_kind(
+    items: list[Item], skipped: dict[str, SkippedItem], pixel_size_m: float | None, data_dir: Path
+) -> tuple[str, float, str]:
+    """(modality, pixel size, its source) from the first image that opens; the images before
+    it that do not open go to ``skipped``."""
+    for item in items:
+        try:
+            with open_scene(item.image) as first:
+                kind = modality(first)
+                if kind != "sar":
+                    return kind, 0.0, ""
+                return (kind, *resolve_pixel_size(pixel_size_m, first, data_dir))
+        except ConfigError:
+            raise
+        except (OSError, ValueError) as exc:
+            skip_item(skipped, ItemError(item, item.image, f"cannot use the image ({exc})"))
+    raise SceneError(
+        f"no image in {data_dir / 'images'} can be read: "
+        + "; ".join(f"{s.file}: {s.reason}" for s in skipped.values())
+    )
+
+
+def skip_item(skipped: dict[str, SkippedItem], error: ItemError) -> None:
+    """Record an unscorable item once, with one WARNING naming the file and the fault."""
+    if error.skipped.item not in skipped:
+        logger.warning("skipping item %s (not scored): %s", error.skipped.item, error)
+        skipped[error.skipped.item] = error.skipped
+
+
 def evaluate_ship(
     data_dir: Path,
     models_dir: Path | None = None,
@@ -206,17 +220,16 @@ def evaluate_ship(
     pixel_size_m: float | None = None,
     model_names: list[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Scores of every fitting ship model on the labelled images in ``data_dir``."""
+    """Scores of every fitting ship model on the labelled images in ``data_dir``. Items that
+    cannot be scored (unreadable image or mask, mask of another size) are reported in
+    ``skipped_items`` and images with no mask in ``images_without_mask``; the rest are scored."""
     data_dir = Path(data_dir)
-    items = find_items(data_dir)
+    scan = scan_items(data_dir)
+    items = scan.items
     registry = ModelRegistry(models_dir)
     options = RuntimeOptions(provider=provider, intra_op_threads=1)
-    first = open_scene(items[0].image)
-    kind = modality(first)
-    size, size_source = (
-        resolve_pixel_size(pixel_size_m, first, data_dir) if kind == "sar" else (0.0, "")
-    )
-    first.close()
+    skipped: dict[str, SkippedItem] = {}
+    kind, size, size_source = first_scene_kind(items, skipped, pixel_size_m, data_dir)
     results: dict[str, dict[str, Any]] = {}
     for info in ship_models(registry, kind, model_names):
         detector = Detector(info, options)
@@ -225,12 +238,14 @@ def evaluate_ship(
         chance = 0.0
         per_image, layouts = [], set()
         for item in items:
-            if item.stem in skip:
+            if item.stem in skip or item.stem in skipped:
                 continue
-            instances, layout = read_instances(item.mask)
+            try:
+                instances, layout, scene = load_item(item, kind, info.bands[0], size)
+            except ItemError as error:
+                skip_item(skipped, error)
+                continue
             layouts.add(layout)
-            with open_scene(item.image) as raw:
-                scene = sar_scene(raw, info.bands[0], size) if kind == "sar" else optical_scene(raw)
             run = run_model(scene, detector)
             boxes = [a.bbox_px for a in run.alerts]
             match = match_boxes(boxes, instances)
@@ -251,6 +266,7 @@ def evaluate_ship(
             **total.summary(),
             "images": len(per_image),
             "per_image": per_image,
+            "images_without_mask": scan.summary(),
             "matching": "box overlaps the object mask or centres within 10 px; one-to-one",
             "command": "edgeinfer eval ship",
         }
@@ -283,6 +299,10 @@ def evaluate_ship(
         results[info.name] = entry
     if not results:
         raise SceneError(f"no ship model fits the {kind} images in {data_dir}")
+    for entry in results.values():  # an item one model could not read, none could
+        entry["skipped_items"] = [s.summary() for s in skipped.values()]
+        if entry["bar"]["met"] is None and skipped:
+            entry["note"] = "no item scored: each was trained on or is in skipped_items"
     _compare_on_held_out(results, registry)
     return results
 
@@ -314,6 +334,7 @@ def print_ship(results: dict[str, dict[str, Any]]) -> None:
         table.add_column(column)
     for name, s in sorted(results.items()):
         bar = s["bar"]
+        na = "n/a: no item scored" if s.get("skipped_items") else "n/a: all items trained on"
         table.add_row(
             name,
             s["dataset"],
@@ -323,7 +344,7 @@ def print_ship(results: dict[str, dict[str, Any]]) -> None:
             f"{s['f1']:.3f}",
             str(s["n_true"]),
             str(s["n_pred"]),
-            {None: "n/a: all items trained on", True: "met", False: "not met"}[bar["met"]],
+            {None: na, True: "met", False: "not met"}[bar["met"]],
         )
     Console(width=140).print(table)
 
