@@ -56,6 +56,11 @@ class LinkError(EdgeInferError, ValueError):
     """A packet or alert record is malformed or fails its checksum."""
 
 
+class GroupLost(EdgeInferError, RuntimeError):
+    """A satellite group's process died for good (its restarts were spent): the mission goes
+    on without its satellites, and what they had already downlinked is kept."""
+
+
 def unknown_name(kind: str, name: str, known: list[str] | tuple[str, ...]) -> UnknownNameError:
     """Build an :class:`UnknownNameError` that lists the valid choices."""
     choices = ", ".join(sorted(known)) or "(none)"

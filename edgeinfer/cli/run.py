@@ -119,6 +119,17 @@ def register(app: typer.Typer) -> None:
             console.print(f"[bold red]{len(failed)} scene problem(s)[/], the mission went on:")
             for f in failed:
                 console.print(f"  {f['scene']}: {f['error']}", markup=False, highlight=False)
+        lost = result.metrics.get("lost_groups", [])
+        if lost:
+            console.print(
+                f"[bold red]{len(lost)} satellite group(s) lost[/] (their processes died and "
+                "Ray would not restart them), the mission went on without them:"
+            )
+            for g in lost:
+                names = ", ".join(g["satellites"])
+                delivered = sum(g["alerts_delivered"].values())
+                line = f"  {names}: {delivered} alert(s) had reached the ground; {g['error']}"
+                console.print(line, markup=False, highlight=False)
         for name in ("metrics", "alerts", "report", "ground_db"):
             if name in result.files:
                 console.print(f"wrote {result.files[name]}")

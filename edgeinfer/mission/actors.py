@@ -30,7 +30,7 @@ from typing import Any
 
 import ray
 
-from edgeinfer.errors import ConfigError
+from edgeinfer.errors import ConfigError, GroupLost
 from edgeinfer.link import PacketKey
 from edgeinfer.mission.capacity import cluster_capacity
 from edgeinfer.mission.chaos import KillSwitch
@@ -265,17 +265,30 @@ class RayExecutor:
         return handle
 
     def actor_nodes(self) -> list[str]:
-        """The address of the node each satellite actor runs on, in group order."""
-        ids = ray.get([h.node_id.remote() for h in self._groups])
+        """The address of the node each satellite actor runs on, in group order ("lost" for
+        an actor that died for good)."""
         where = {n["NodeID"]: n["NodeManagerAddress"] for n in ray.nodes()}  # type: ignore[no-untyped-call]
-        return [str(where.get(i, i)) for i in ids]
+        out = []
+        for handle in self._groups:
+            try:
+                node = ray.get(handle.node_id.remote())
+            except ray.exceptions.RayActorError:
+                out.append("lost")
+                continue
+            out.append(str(where.get(node, node)))
+        return out
 
     def call(self, handle: Any, method: str, *args: Any) -> Any:
         return getattr(handle, method).remote(*args)
 
     def get(self, refs: Any) -> Any:
+        """``ray.get``; an error raised inside an actor's method comes out as itself, and an
+        actor that died for good (its restarts spent) as :class:`GroupLost`."""
         try:
             return ray.get(refs)
+        except ray.exceptions.RayActorError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            raise GroupLost(f"its process died and Ray will not restart it ({first})") from None
         except ray.exceptions.RayTaskError as exc:
             cause = getattr(exc, "cause", None)
             if isinstance(cause, Exception):

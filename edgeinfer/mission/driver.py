@@ -19,6 +19,7 @@ import logging
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ from edgeinfer.mission.config import MissionConfig
 from edgeinfer.mission.faultplan import FaultPlan, fault_plan, mission_settings, uplink_events
 from edgeinfer.mission.integrity import add_reliability, failed_scenes, ground_rows, integrity
 from edgeinfer.mission.loading import load_mission
+from edgeinfer.mission.lost import LostGroup, add_lost_groups, lost_satellites, wait_each
 from edgeinfer.mission.metrics import mission_metrics
 from edgeinfer.mission.models import check_models
 from edgeinfer.mission.operators import add_operator_figures, orbit_period_s, prepare_relays
@@ -146,7 +148,7 @@ def run_mission(
         plan_s = time.perf_counter() - t_plan
         t_sim = time.perf_counter()
         uplinks = uplink_events(config, plan, names)
-        finished = _simulate(
+        finished, lost = _simulate(
             executor,
             groups,
             placement.groups,
@@ -162,7 +164,11 @@ def run_mission(
         ground_db = executor.get(executor.call(ground, "snapshot"))
         fired = executor.get(executor.call(killer, "fired")) if killer is not None else []
         wall = {"plan_s": plan_s, "simulate_s": sim_s, "total_s": time.perf_counter() - t_start}
-        chaos = {"failed_scenes": failed, "faults": {**faults.summary(), "kills_fired": fired}}
+        chaos: dict[str, Any] = {
+            "failed_scenes": failed,
+            "faults": {**faults.summary(), "kills_fired": fired},
+            "lost": lost,
+        }
         result = _write_outputs(
             config,
             out,
@@ -178,7 +184,7 @@ def run_mission(
             relay,
             orbit_period_s(constellation),
         )
-        for handle in [*groups, ground]:
+        for handle in [*(h for k, h in enumerate(groups) if k not in lost), ground]:
             executor.get(executor.call(handle, "close"))
     finally:
         if executor is not None:
@@ -218,9 +224,11 @@ def _simulate(
     faults: FaultPlan,
     uplinks: Sequence[Uplink],
     relay: RelayRun | None = None,
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], dict[int, LostGroup]]:
     """Configure every group with its duty rows, its events cut into windows, its kill
-    times and the model updates; queue every window's call, wait in window order. With
+    times and the model updates; queue every window's call, wait in window order. Returns
+    the final reports of the groups that finished and the groups lost for good
+    (edgeinfer.mission.lost), whose later calls are no longer waited for. With
     crosslinks (``relay``), windows also end at relay ticks, where the driver carries
     packets between groups (edgeinfer.relay.drive)."""
     n_windows = max(1, min(windows, plan.n_steps))
@@ -246,14 +254,20 @@ def _simulate(
             )
         )
     executor.get(configs)
-    if relay is not None:
-        return relay.simulate(executor, groups, members, bounds, progress)
+    if relay is not None:  # the relay needs every group: a lost one ends the run (GroupLost)
+        return relay.simulate(executor, groups, members, bounds, progress), {}
+    lost: dict[int, LostGroup] = {}
     pending = [[executor.call(h, "run", w) for h in groups] for w in range(n_windows)]
     for w, calls in enumerate(pending):
-        executor.get(calls)
+        wait_each(executor, {k: c for k, c in enumerate(calls) if k not in lost}, members, w, lost)
         if progress is not None:
             progress(float(bounds[w + 1]), plan.duration_s)
-    return list(executor.get([executor.call(h, "finish", plan.duration_s) for h in groups]))
+    finish = {
+        k: executor.call(h, "finish", plan.duration_s)
+        for k, h in enumerate(groups)
+        if k not in lost
+    }
+    return list(wait_each(executor, finish, members, None, lost).values()), lost
 
 
 def _write_outputs(
@@ -350,9 +364,13 @@ def _write_outputs(
     )
     metrics["total"]["wall_s"] = round(wall["total_s"], 3)
     raised = {i: r for f in finished for i, r in f["raised"].items()}
-    checks = integrity(ground_rows(files.get("ground_db"), exported["alerts"]), raised)
+    # a lost group's raised records died with it: its delivered alerts are not checked
+    gone = lost_satellites(chaos["lost"])
+    rows = [r for r in ground_rows(files.get("ground_db"), exported["alerts"]) if r[0] not in gone]
+    checks = integrity(rows, raised)
     restarts = sum(int(f["restarts"]) for f in finished)
     add_reliability(metrics, reports, checks, exported["counters"], restarts)
+    add_lost_groups(metrics, chaos["lost"], Counter(a.sat_index for a in alerts))
     metrics["failed_scenes"] = failed_scenes(chaos["failed_scenes"], reports)
     metrics["total"]["scenes_failed"] = len({f["scene"] for f in metrics["failed_scenes"]})
     metrics["run"]["faults"] = {

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from edgeinfer.errors import ConfigError
+from edgeinfer.errors import GroupLost
 from edgeinfer.mission.chaos import KillSwitch
 from edgeinfer.node.checkpoint import ActorCrash
 from edgeinfer.node.ground import GroundStationNode
@@ -31,15 +31,21 @@ class _Call:
         self._args = args
         self._done = False
         self._value: Any = None
+        self._error: Exception | None = None
         queue.append(self)
 
     def result(self) -> Any:
         while not self._done:  # run every earlier call first: the order of submission
             self._queue.pop(0)._run()
+        if self._error is not None:
+            raise self._error
         return self._value
 
     def _run(self) -> None:
-        self._value = self._fn(*self._args)
+        try:  # an error belongs to this call's result, not to the later call that ran it
+            self._value = self._fn(*self._args)
+        except Exception as exc:
+            self._error = exc
         self._done = True
 
 
@@ -54,18 +60,23 @@ class _LocalActor:
         self._kwargs = kwargs
         self.max_restarts = max_restarts
         self.restarts = 0
+        self.lost: GroupLost | None = None
         self.group = SatelliteGroup(*args, **kwargs)
 
     def invoke(self, method: str, *args: Any) -> Any:
         while True:
+            if self.lost is not None:  # a dead process answers no call
+                raise self.lost
             try:
                 return getattr(self.group, method)(*args)
             except ActorCrash:
                 if self.restarts >= self.max_restarts:
-                    raise ConfigError(
+                    self.group.abandon()
+                    self.lost = GroupLost(
                         f"satellite group {self.group.key} crashed more than max_restarts = "
                         f"{self.max_restarts} times"
-                    ) from None
+                    )
+                    continue
                 self.group.abandon()
                 self.restarts += 1
                 logger.info("restarting %s in-process (restart %d)", self.group.key, self.restarts)
