@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import types
 from pathlib import Path
@@ -14,7 +15,7 @@ from typer.testing import CliRunner
 
 import edgeinfer.models_build.registry as build_registry
 from edgeinfer.cli import models as models_cli
-from edgeinfer.errors import UnknownNameError
+from edgeinfer.errors import ModelError, UnknownNameError
 from edgeinfer.models_build.registry import finalize
 
 
@@ -113,11 +114,51 @@ def test_main_prints_errors_as_one_line(
     root, ours = logging.getLogger(), logging.getLogger("edgeinfer")
     saved = (root.handlers[:], root.level, ours.level)
     try:  # main() configures logging (basicConfig(force=True)); undo it for later tests
-        assert main(["models", "list"]) == 2
+        assert main(["-q", "models", "show", "broken"]) == 2
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
         ours.setLevel(saved[2])
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("edgeinfer: error: model ")
-    assert "lacks metadata edgeinfer.bands" in err[0] and "edgeinfer models build" in err[0]
+    errors = [line for line in err if line.startswith("edgeinfer: error: ")]
+    assert len(errors) == 1 and err[-1] == errors[0]
+    assert errors[0].startswith("edgeinfer: error: model broken cannot be used: model ")
+    assert "lacks metadata edgeinfer.bands" in err[-1] and "edgeinfer models build" in err[-1]
+    # the registry's warning (shown with -q) named the file before
+    assert any(line.startswith("WARNING") and "broken.onnx" in line for line in err[:-1])
+
+
+def _junk(models_dir: Path) -> Path:
+    junk = models_dir / "fire_junk.onnx"
+    junk.write_bytes(b"junk\n")
+    return junk
+
+
+def test_list_shows_the_good_models_and_the_broken_files(models_dir: Path) -> None:
+    _junk(models_dir)
+    result = CliRunner().invoke(_app(), ["models", "list", "--models-dir", str(models_dir)])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "fire_t" in out and "ship_t" in out
+    assert "broken model files" in out and "fire_junk.onnx" in out
+    flat = re.sub(r"[\s│┃]", "", out)  # the table wraps the reason over several lines
+    assert "fire_junk.onnxisnotareadableONNXmodel" in flat and "edgeinfermodelsbuild" in flat
+
+
+def test_show_and_detect_models_work_beside_a_broken_file(models_dir: Path) -> None:
+    _junk(models_dir)
+    good = CliRunner().invoke(_app(), ["models", "show", "fire_t", "--models-dir", str(models_dir)])
+    assert good.exit_code == 0, good.output
+    assert "edgeinfer.product: landsat" in good.output
+    bad = CliRunner().invoke(
+        _app(), ["models", "show", "fire_junk", "--models-dir", str(models_dir)]
+    )
+    assert isinstance(bad.exception, ModelError)
+    assert "fire_junk.onnx is not a readable ONNX model" in str(bad.exception)
+
+
+def test_list_of_a_folder_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
+    absent = tmp_path / "nope"
+    result = CliRunner().invoke(_app(), ["models", "list", "--models-dir", str(absent)])
+    assert isinstance(result.exception, ModelError)
+    assert f"models folder {absent} does not exist" in str(result.exception)

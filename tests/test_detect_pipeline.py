@@ -271,3 +271,22 @@ def test_skip_unfit_keeps_going(registry: ModelRegistry) -> None:
         registry=registry,
     )
     assert list(res.models) == ["fire"] and "ship" in res.skipped and len(res.alerts) == 4
+
+
+def test_skip_unfit_with_nothing_fitting_is_an_error(registry: ModelRegistry) -> None:
+    """Skipping the detectors that do not fit must not end in a run of no detector at all."""
+    with pytest.raises(
+        ModelError, match=r"no detector has a model that fits scene .*ship: .*ship_t"
+    ):
+        detect_scene(_scene(), ["ship"], provider="cpu", skip_unfit=True, registry=registry)
+
+
+def test_a_junk_model_file_does_not_stop_the_others(registry: ModelRegistry) -> None:
+    (registry.models_dir / "fire_x.onnx").write_bytes(b"junk")
+    res = detect_scene(
+        _scene(0.0), ["fire"], provider="cpu", tile_size=32, overlap=0, registry=registry
+    )
+    assert list(res.models) == ["fire"] and len(res.alerts) == 4
+    assert list(registry.broken()) == [registry.models_dir / "fire_x.onnx"]
+    with pytest.raises(ModelError, match=r"fire_x\.onnx is not a readable ONNX model"):
+        detect_scene(_scene(), ["fire"], provider="cpu", registry=registry, prefer=["fire_x"])

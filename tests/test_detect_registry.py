@@ -71,18 +71,61 @@ def test_fitting_detectors(models_dir: Path) -> None:
     assert reg.fitting_detectors(["B02", "B11", "B12"], "sentinel2") == ["cloud", "fire"]
 
 
-def test_empty_or_missing_directory_says_build(tmp_path: Path) -> None:
+def test_empty_directory_says_build(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match=r"no fire model in .*edgeinfer models build"):
-        select("fire", ["B7"], "landsat", tmp_path / "absent")
+        select("fire", ["B7"], "landsat", tmp_path)
     with pytest.raises(ModelError, match=r"no models in .*edgeinfer models build"):
         get_model("fire_any", tmp_path)
     assert list_models(tmp_path) == []
 
 
-def test_broken_model_in_directory_names_the_file(models_dir: Path) -> None:
-    (models_dir / "broken.onnx").write_bytes(b"garbage")
-    with pytest.raises(ModelError, match=r"broken\.onnx is not a readable ONNX model"):
-        list_models(models_dir)
+@pytest.mark.parametrize("make", ["absent", "a file"])
+def test_a_models_folder_that_is_not_there_is_an_error(tmp_path: Path, make: str) -> None:
+    """EDGEINFER_MODELS or --models-dir naming no folder is a mistake, not "no models"."""
+    folder = tmp_path / "models"
+    if make == "a file":
+        folder.write_text("not a folder")
+    what = "does not exist" if make == "absent" else "is not a folder"
+    for call in (
+        lambda: list_models(folder),
+        lambda: select("fire", ["B7"], "landsat", folder),
+        lambda: get_model("fire_any", folder),
+    ):
+        with pytest.raises(ModelError, match=rf"models folder {folder} {what}; .*EDGEINFER_MODELS"):
+            call()
+
+
+def test_a_broken_model_is_skipped_with_a_warning_naming_it(
+    models_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One junk .onnx must not hide the good models: it is logged (WARNING, so -q shows it)
+    with its file and the fix, kept in broken(), and an error only when asked for by name."""
+    (models_dir / "fire_junk.onnx").write_bytes(b"garbage")
+    reg = ModelRegistry(models_dir)
+    with caplog.at_level("WARNING", logger="edgeinfer.detect.registry"):
+        names = [m.name for m in reg.list_models()]
+    assert names == ["cloud_s2", "fire_any", "fire_landsat", "fire_landsat_v2", "ship_sar"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "fire_junk.onnx is not a readable ONNX model" in warnings[0]
+    assert "edgeinfer models build" in warnings[0]
+    assert list(reg.broken()) == [models_dir / "fire_junk.onnx"]
+    assert reg.get_model("fire_landsat").name == "fire_landsat"
+    assert select("fire", ["B5", "B6", "B7"], "landsat", models_dir).name == "fire_landsat_v2"
+    with pytest.raises(ModelError, match=r"model fire_junk cannot be used: .*fire_junk\.onnx"):
+        reg.get_model("fire_junk")
+    with pytest.raises(ModelError, match=r"fire_junk\.onnx is not a readable ONNX model"):
+        reg.check_names(["fire_any", "fire_junk"])
+
+
+def test_a_folder_of_only_broken_models_names_them(tmp_path: Path) -> None:
+    (tmp_path / "a.onnx").write_bytes(b"garbage")
+    reg = ModelRegistry(tmp_path)
+    assert reg.list_models() == []
+    with pytest.raises(ModelError, match=r"no models in .*skipped broken model files a\.onnx"):
+        reg.check_not_empty()
+    with pytest.raises(ModelError, match=r"no fire model in .*broken model files a\.onnx"):
+        reg.select("fire", ["B7"], "landsat")
 
 
 def test_duplicate_names_are_refused(models_dir: Path) -> None:

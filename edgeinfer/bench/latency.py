@@ -110,6 +110,7 @@ def select_models(registry: ModelRegistry, names: Sequence[str]) -> list[ModelIn
         elif name in by_name:
             chosen[name] = by_name[name]
         elif name:
+            registry.check_not_broken(name)  # a broken NAME.onnx: its error names the file
             raise unknown_name("model or detector", name, [*DETECTORS, *by_name])
     if not chosen:
         raise ConfigError(

@@ -31,18 +31,29 @@ def register(app: typer.Typer) -> None:
     def list_cmd(
         models_dir: Path | None = typer.Option(None, "--models-dir", help=_DIR_HELP),
     ) -> None:
-        """Table of the models: name, detector, product, bands, version."""
+        """Table of the models: name, detector, product, bands, version; then the model
+        files that cannot be used, each with its reason."""
         registry = ModelRegistry(models_dir)
         models = registry.list_models()
-        if not models:
+        broken = registry.broken()
+        if not models and not broken:
             typer.echo(f"no models in {registry.models_dir}; run `edgeinfer models build`")
             return
-        table = Table(title=f"models in {registry.models_dir}")
-        for column in ("name", "detector", "product", "bands", "version"):
-            table.add_column(column, overflow="fold")
-        for m in models:
-            table.add_row(m.name, m.detector, m.product, ",".join(m.bands), m.version)
-        Console(width=120).print(table)
+        console = Console(width=120)
+        if models:
+            table = Table(title=f"models in {registry.models_dir}")
+            for column in ("name", "detector", "product", "bands", "version"):
+                table.add_column(column, overflow="fold")
+            for m in models:
+                table.add_row(m.name, m.detector, m.product, ",".join(m.bands), m.version)
+            console.print(table)
+        if broken:
+            bad = Table(title=f"broken model files in {registry.models_dir} (not loaded)")
+            bad.add_column("file", overflow="fold")
+            bad.add_column("problem and fix", overflow="fold")
+            for path, exc in broken.items():
+                bad.add_row(path.name, str(exc))
+            console.print(bad)
 
     @models_app.command("show")
     def show_cmd(

@@ -156,7 +156,9 @@ def detect_scene(
 
     Models are chosen by ``registry`` (default: the models directory) to fit the scene's
     bands and product; with ``skip_unfit`` a detector without a fitting model is skipped
-    (reason in ``result.skipped``) instead of raising :class:`ModelError`. ``mask_out`` maps
+    (reason in ``result.skipped``) instead of raising :class:`ModelError`, which is still
+    raised when no detector at all fits, or the models folder is missing or has no usable
+    model (unreadable model files are skipped with a warning). ``mask_out`` maps
     detector names to paths for class masks. ``tiler`` and ``mask_writer`` default to the
     scene package's ``iter_tiles`` and mask writer. ``require_signature``: load only models
     whose ``.sig`` verifies against ``trusted_keys`` (see :class:`RuntimeOptions`).
@@ -304,6 +306,11 @@ def _choose_models(
     skip_unfit: bool,
     prefer: tuple[str, ...] = (),
 ) -> tuple[dict[str, ModelInfo], dict[str, str]]:
+    """The model of each wanted detector. A models folder that is missing or has no usable
+    model is an error whatever ``skip_unfit`` says (broken files are skipped by the registry
+    with a warning); with ``skip_unfit`` a detector that has no fitting model is skipped, and
+    an error lists every reason when none is left."""
+    registry.check_not_empty()
     models: dict[str, ModelInfo] = {}
     skipped: dict[str, str] = {}
     for detector in wanted:
@@ -315,9 +322,10 @@ def _choose_models(
             if not skip_unfit:
                 raise
             skipped[detector] = str(exc)
-            logger.info(
-                "skipping detector %s: %s", detector, exc
-            )  # skip_unfit: chosen by the caller
+            logger.info("skipping detector %s: %s", detector, exc)
+    if not models:
+        reasons = "; ".join(f"{d}: {why}" for d, why in skipped.items())
+        raise ModelError(f"no detector has a model that fits scene {scene.scene_id}: {reasons}")
     # cloud first: it decides which tiles the others see
     order = sorted(models, key=lambda d: d != "cloud")
     return {d: models[d] for d in order}, skipped

@@ -2,7 +2,13 @@
 
 The models directory is, in order: the ``models_dir`` argument, the ``EDGEINFER_MODELS``
 environment variable, or ``models/`` at the repository root beside the ``edgeinfer`` package
-(where ``edgeinfer models build`` writes them).
+(where ``edgeinfer models build`` writes them). A directory that does not exist is an error.
+
+One unreadable or malformed ``.onnx`` file does not hide the others: it is logged as a
+warning naming the file and the fix, left out of :meth:`ModelRegistry.list_models` and kept
+in :meth:`ModelRegistry.broken`; asking for it by name (:meth:`ModelRegistry.get_model`)
+raises its :class:`ModelError`. Signatures are not checked here (the runtime checks them
+when it loads a model, docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -39,13 +45,25 @@ class ModelRegistry:
     def __init__(self, models_dir: Path | str | None = None) -> None:
         self.models_dir = Path(models_dir) if models_dir is not None else default_models_dir()
         self._models: dict[str, ModelInfo] | None = None
+        self._broken: dict[Path, ModelError] = {}
 
     def _load(self) -> dict[str, ModelInfo]:
         if self._models is None:
+            if not self.models_dir.is_dir():
+                what = "is not a folder" if self.models_dir.exists() else "does not exist"
+                raise ModelError(
+                    f"models folder {self.models_dir} {what}; point --models-dir or "
+                    f"{MODELS_ENV} at the folder of .onnx models, or {REBUILD_HINT}"
+                )
             found: dict[str, ModelInfo] = {}
-            files = sorted(self.models_dir.glob("*.onnx")) if self.models_dir.is_dir() else []
-            for path in files:
-                info = load_model_info(path)
+            broken: dict[Path, ModelError] = {}
+            for path in sorted(self.models_dir.glob("*.onnx")):
+                try:
+                    info = load_model_info(path)
+                except ModelError as exc:  # one bad file must not hide the good ones
+                    broken[path] = exc
+                    logger.warning("skipped model file %s: %s", path.name, exc)
+                    continue
                 if info.name in found:
                     raise ModelError(
                         f"models {found[info.name].path} and {path} both call themselves "
@@ -55,19 +73,45 @@ class ModelRegistry:
                     logger.warning("model file %s declares name %r", path, info.name)
                 found[info.name] = info
             logger.debug("found %d models in %s", len(found), self.models_dir)
-            self._models = found
+            self._models, self._broken = found, broken
         return self._models
+
+    def broken(self) -> dict[Path, ModelError]:
+        """Model files of the folder that could not be read or break the model contract,
+        each with its error (which names the file and the fix), sorted by path."""
+        self._load()
+        return dict(self._broken)
+
+    def check_not_broken(self, name: str) -> None:
+        """Raise the :class:`ModelError` of the broken file ``NAME.onnx``, if there is one."""
+        self._load()
+        for path, exc in self._broken.items():
+            if path.stem == name:
+                raise ModelError(f"model {name} cannot be used: {exc}") from exc
+
+    def check_not_empty(self) -> None:
+        """Raise :class:`ModelError` when the folder has no usable model (a folder that
+        does not exist raises too)."""
+        if not self._load():
+            raise ModelError(f"no models in {self.models_dir}{self._broken_note()}; {REBUILD_HINT}")
+
+    def _broken_note(self) -> str:
+        """`` (skipped broken model files a.onnx, b.onnx)``, or nothing when none is broken."""
+        if not self._broken:
+            return ""
+        return f" (skipped broken model files {', '.join(p.name for p in self._broken)})"
 
     def list_models(self) -> list[ModelInfo]:
         """All models, sorted by detector then name."""
         return sorted(self._load().values(), key=lambda m: (m.detector, m.name))
 
     def get_model(self, name: str) -> ModelInfo:
-        """The model called ``name``; unknown -> :class:`UnknownNameError` listing the names."""
+        """The model called ``name``; unknown -> :class:`UnknownNameError` listing the names,
+        a broken ``NAME.onnx`` -> its :class:`ModelError`."""
         models = self._load()
         if name not in models:
-            if not models:
-                raise ModelError(f"no models in {self.models_dir}; {REBUILD_HINT}")
+            self.check_not_broken(name)
+            self.check_not_empty()
             raise unknown_name("model", name, list(models))
         return models[name]
 
@@ -92,7 +136,9 @@ class ModelRegistry:
             raise unknown_name("detector", detector, known)
         candidates = [m for m in self.list_models() if m.detector == detector]
         if not candidates:
-            raise ModelError(f"no {detector} model in {self.models_dir}; {REBUILD_HINT}")
+            raise ModelError(
+                f"no {detector} model in {self.models_dir}{self._broken_note()}; {REBUILD_HINT}"
+            )
         fitting = [m for m in candidates if m.fits_product(product) and not m.missing_bands(bands)]
         chosen = [m for name in prefer for m in fitting if m.name == name]
         if chosen:
@@ -116,10 +162,12 @@ class ModelRegistry:
             f"no {detector} model fits the scene (product {product}, bands {have}): "
             f"{'; '.join(reasons)}; name the bands with --bands (e.g. --bands "
             f"{','.join(candidates[0].bands)}) or choose the product with --product"
+            f"{self._broken_note()}"
         )
 
     def check_names(self, names: Sequence[str]) -> None:
-        """Raise :class:`UnknownNameError` (listing the models) for a name not here."""
+        """Raise :class:`UnknownNameError` (listing the models) for a name not here, the
+        file's :class:`ModelError` for a broken one."""
         for name in names:
             self.get_model(name)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 
 from edgeinfer.detect import ModelRegistry
-from edgeinfer.detect.metadata import REBUILD_HINT
 from edgeinfer.detect.signing import load_trusted_keys, verify_model
 from edgeinfer.errors import ModelError
 from edgeinfer.mission.config import MissionConfig
@@ -23,8 +22,10 @@ def check_models(config: MissionConfig) -> list[str]:
     d = config.detection
     registry = ModelRegistry(d.models_dir)
     models = registry.list_models()  # reads and checks every model file of the folder
-    if not models:
-        raise ModelError(f"no models in {registry.models_dir}; {REBUILD_HINT}")
+    broken = list(registry.broken().values())
+    if broken:  # unlike `edgeinfer detect`, a mission flies no folder with a bad file in it
+        raise ModelError(str(broken[0])) from broken[0]
+    registry.check_not_empty()
     registry.check_names(d.models)  # detection.models: unknown name -> the list of names
     if d.require_signature:
         keys = load_trusted_keys(d.trusted_keys)
