@@ -72,7 +72,7 @@ def test_mtl_metadata_and_bands() -> None:
         assert units["BQA"] == "qa"
         assert (scene.width, scene.height) == (627, 603)
         assert scene.crs == CRS.from_epsg(32616)
-        assert scene.pixel_size_m == pytest.approx(30.0)
+        assert scene.pixel_size_m == pytest.approx(30.0, rel=5e-4)  # ground m, UTM scale
         # raw product: 11 30 m files + BQA, and the 15 m pan band, all uint16
         assert scene.raw_bytes == (11 * 627 * 603 + 1254 * 1207) * 2
         # the crop lies in Baldwin County, Alabama (README: lon -87.50..-87.30, lat 30.65..30.81)

@@ -121,7 +121,7 @@ def test_tiles_match_the_file_and_pad_invalid(tmp_path: Path) -> None:
         assert t.data.shape == (2, 64, 64) and t.valid.shape == (64, 64)
         assert t.tile_id == f"r{int(t.window.row_off)}_c{int(t.window.col_off)}"
         assert t.crs == scene.crs and t.scene_id == scene.scene_id
-        assert t.pixel_size_m == pytest.approx(10.0)
+        assert t.pixel_size_m == pytest.approx(10.0, rel=5e-4)  # ground m, UTM scale
         r, c = int(t.window.row_off), int(t.window.col_off)
         h, w = int(t.window.height), int(t.window.width)
         np.testing.assert_array_equal(t.data[:, :h, :w], data[:, r : r + h, c : c + w])
@@ -192,7 +192,7 @@ def test_scene_round_trip_on_a_rotated_utm_file(tmp_path: Path) -> None:
     _write(path, np.ones((1, 50, 80), dtype=np.uint16), transform)
     with open_scene(path) as scene:
         assert scene.transform == transform
-        assert scene.pixel_size_m == pytest.approx(30.0)
+        assert scene.pixel_size_m == pytest.approx(30.0, rel=5e-4)  # ground m, UTM scale
         cols, rows = np.array([0.5, 40.0, 79.5]), np.array([0.5, 25.0, 49.5])
         lon, lat = scene.pixel_to_lonlat(cols, rows)
         c2, r2 = scene.lonlat_to_pixel(lon, lat)

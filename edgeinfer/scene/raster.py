@@ -21,6 +21,7 @@ from rasterio.windows import Window
 from edgeinfer.errors import BandError
 from edgeinfer.scene.bands import Band
 from edgeinfer.scene.calibration import Calibration, LinearCalibration
+from edgeinfer.scene.ground import grid_pixel_size_m
 from edgeinfer.scene.sources import Grid, guarded_read
 from edgeinfer.scene.types import BoolArray, FloatArray, Scene
 
@@ -282,30 +283,6 @@ def _block_shape(sources: list[BandSource]) -> tuple[int, int] | None:
             h, w = shapes[s.bidx - 1]
             return (int(h), int(w))
     return None
-
-
-def grid_pixel_size_m(grid: Grid) -> float | None:
-    """Pixel size in metres (geometric mean of the x and y sizes). Projected CRS: CRS units
-    times their metre factor. Geographic CRS: degrees converted at the grid's centre latitude
-    with the WGS84 length of a degree (lat: 111132.92 - 559.82 cos 2p + 1.175 cos 4p m;
-    lon: 111412.84 cos p - 93.5 cos 3p m: the usual WGS84 series, e.g.
-    en.wikipedia.org/wiki/Geographic_coordinate_system#Length_of_a_degree). None without a
-    CRS."""
-    if grid.transform is None or grid.crs is None:
-        return None
-    t = grid.transform
-    size_x, size_y = math.hypot(t.a, t.d), math.hypot(t.b, t.e)
-    if grid.crs.is_geographic:
-        _, lat = t @ (grid.width / 2.0, grid.height / 2.0)
-        p = math.radians(max(-90.0, min(90.0, lat)))
-        m_lat = 111132.92 - 559.82 * math.cos(2 * p) + 1.175 * math.cos(4 * p)
-        m_lon = 111412.84 * math.cos(p) - 93.5 * math.cos(3 * p)
-        return math.sqrt(abs(size_x * m_lon) * abs(size_y * m_lat))
-    try:
-        factor = float(grid.crs.linear_units_factor[1])
-    except Exception:  # CRS without linear units (e.g. engineering CRS)
-        return None
-    return math.sqrt(size_x * size_y) * factor
 
 
 def valid_fraction(valid: npt.NDArray[np.bool_]) -> float:
