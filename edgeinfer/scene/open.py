@@ -1,6 +1,6 @@
 """``open_scene``: one entry point for every product. The reader is chosen by CONTENT (GDAL's
-driver detection, MTL text, dataset tags, pixel statistics) and by the product's own naming
-conventions, never by file extension."""
+driver detection, MTL text, dataset tags, band descriptions, pixel statistics) and by the
+product's own naming conventions, never by file extension."""
 
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ from rasterio.windows import Window
 
 from edgeinfer.errors import SceneError, unknown_name
 from edgeinfer.scene import landsat, sentinel2
+from edgeinfer.scene.bands import SENTINEL2_MSI
 from edgeinfer.scene.mtl import looks_like_mtl
 from edgeinfer.scene.options import PRODUCTS, OpenOptions, make_options
 from edgeinfer.scene.raster import RasterScene
 from edgeinfer.scene.sar import content_unit, open_sar
 from edgeinfer.scene.sources import is_url, open_dataset, probe_readable
-from edgeinfer.scene.stack import open_stack, tag_product
+from edgeinfer.scene.stack import described_names, open_stack, tag_product
 
 log = logging.getLogger(__name__)
 
@@ -208,9 +209,18 @@ def _detect_single(ds: Any, name: str) -> str:
     spacecraft, _ = landsat.parse_product_id(Path(name).name)
     if spacecraft is not None and ds.count >= 2:
         return "landsat"
+    if _sentinel2_described(ds):
+        return "sentinel2"
     if content_unit(ds, name) is not None:
         return "sar"
     return "geotiff"
+
+
+def _sentinel2_described(ds: Any) -> bool:
+    """A multi-band stack whose band descriptions are all Sentinel-2 band names (B01..B12,
+    B8A: two digits, which Landsat's B1..B11 are not), e.g. a Sentinel Hub or SNAP export."""
+    names = described_names(ds)
+    return ds.count >= 2 and names is not None and all(n in SENTINEL2_MSI for n in names)
 
 
 def _warn_if_empty(scene: RasterScene) -> None:
