@@ -100,7 +100,10 @@ def test_reduced_grid_detects_bright_fires_without_false_alarms(small_data: Path
         assert result["pd"] == [{"fraction": 0.01, "temperature_k": 1000.0, "pd": 1.0}]
         assert result["positions"] == 25
         assert result["false_alarms"] == 0 and result["false_alarms_per_1000km2"] == 0.0
-    assert results["fire_landsat"]["valid_area_km2"] == pytest.approx(200 * 200 * 900 / 1e6)
+    # 200 x 200 pixels of 30 m on the UTM grid; on the ground 30 m / k, UTM's scale factor k
+    # being 0.9996-1.0004 (tests/test_scene_ground.py checks k against Snyder's formula)
+    area = results["fire_landsat"]["valid_area_km2"]
+    assert area == pytest.approx(200 * 200 * 900 / 1e6, rel=1e-3) and area != 36.0
     assert results["fire_landsat"]["sun_elevation_deg"] == pytest.approx(64.7436, abs=1e-3)
     # no MTL for the Sentinel-2 crop: 2016-01-12 at 37.7 N, 10:30 local -> about 28 deg
     assert 25 < results["fire_sentinel2"]["sun_elevation_deg"] < 32
