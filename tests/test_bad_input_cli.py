@@ -15,6 +15,7 @@ import onnx
 import pytest
 from bad_scenes import garbage
 from chaos_helpers import SAR
+from cli_helpers import last_error_line
 
 from edgeinfer.cli.main import main
 from edgeinfer.detect import default_models_dir
@@ -27,12 +28,7 @@ TLE = sample_mission_path().parent / "sso4.tle"
 def _one_line_error(argv: list[str], capsys: Any) -> str:
     """Run the CLI (-q: warnings only); the error must be one last line, no traceback."""
     assert main(["-q", *argv]) == 2
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    errors = [line for line in lines if line.startswith("edgeinfer: error: ")]
-    assert len(errors) == 1 and lines[-1] == errors[0], lines
-    assert "Traceback" not in err
-    return errors[0]
+    return last_error_line(capsys.readouterr().err)
 
 
 def _mission(tmp: Path, constellation: str, detection: str = "") -> Path:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from chaos_helpers import SAR
+from cli_helpers import last_error_line
 from conftest import shared_path
 
 from edgeinfer.cli.main import main
@@ -55,12 +56,7 @@ def _patch() -> str:
 
 
 def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    errors = [line for line in lines if line.startswith("edgeinfer: error: ")]
-    assert len(errors) == 1 and lines[-1] == errors[0], lines
-    assert "Traceback" not in err
-    return errors[0]
+    return last_error_line(capsys.readouterr().err)
 
 
 def test_a_junk_model_beside_good_ones_warns_and_the_good_ones_run(

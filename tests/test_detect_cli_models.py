@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from cli_helpers import last_error_line
 from test_detect_helpers import metadata, threshold_graph, threshold_model, write_model
 from typer.testing import CliRunner
 
@@ -119,10 +120,10 @@ def test_main_prints_errors_as_one_line(
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
         ours.setLevel(saved[2])
-    err = capsys.readouterr().err.strip().splitlines()
-    errors = [line for line in err if line.startswith("edgeinfer: error: ")]
-    assert len(errors) == 1 and err[-1] == errors[0]
-    assert errors[0].startswith("edgeinfer: error: model broken cannot be used: model ")
+    text = capsys.readouterr().err
+    err = text.strip().splitlines()
+    line = last_error_line(text)
+    assert line.startswith("edgeinfer: error: model broken cannot be used: model ")
     assert "lacks metadata edgeinfer.bands" in err[-1] and "edgeinfer models build" in err[-1]
     # the registry's warning (shown with -q) named the file before
     assert any(line.startswith("WARNING") and "broken.onnx" in line for line in err[:-1])
