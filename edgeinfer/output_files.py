@@ -51,3 +51,22 @@ def write_text_file(path: str | Path, text: str, what: str = "output file") -> P
             "writable folder"
         ) from exc
     return path
+
+
+def make_output_folder(path: str | Path, what: str = "--out") -> Path:
+    """Create the output folder ``path`` (and its parents) and check that it accepts new
+    files, before a run writes into it; any failure is one :class:`OutputError` naming
+    ``what`` and ``path``. Returns the path."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{what} {path} is a file; give a folder for the outputs")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path, prefix=".edgeinfer-probe-"):
+            pass
+    except OSError as exc:
+        raise OutputError(
+            f"{what} {path} cannot be used as the output folder ({exc.strerror or exc}); "
+            "choose a writable folder"
+        ) from exc
+    return path

@@ -97,6 +97,31 @@ def test_bench_json_is_checked_before_the_models(
     assert f"--json {tmp_path} is a folder" in msg
 
 
+def test_run_and_sweep_out_that_is_a_file_fail_before_the_mission(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "out.txt"
+    blocker.write_text("a file, not a folder")
+    msg = _one_line_error(["run", "--no-ray", "--out", str(blocker)], capsys)
+    assert f"--out {blocker} is a file; give a folder" in msg
+    argv = ["sweep", "--no-ray", "--set", "constellation.n_satellites=2,4", "--out"]
+    msg = _one_line_error([*argv, str(blocker)], capsys)
+    assert f"--out {blocker} is a file" in msg
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is Linux's")
+def test_run_out_in_a_folder_that_takes_no_files(capsys: pytest.CaptureFixture[str]) -> None:
+    msg = _one_line_error(["run", "--no-ray", "--out", "/proc/edgeinfer-out"], capsys)
+    assert "--out /proc/edgeinfer-out cannot be used as the output folder" in msg
+
+
+def test_faults_json_is_checked_before_the_campaign(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    msg = _one_line_error(["faults", "--json", str(tmp_path)], capsys)
+    assert f"--json {tmp_path} is a folder" in msg
+
+
 def test_a_failed_write_at_the_end_is_one_output_error(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match=f"cannot write alerts file {tmp_path}") as info:
         write_geojson(tmp_path, [])

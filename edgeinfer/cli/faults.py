@@ -23,6 +23,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from edgeinfer.cli.outputs import check_outputs
+from edgeinfer.output_files import write_text_file
+
 _SCENES_HELP = "Folder with the sample scenes (default: sample_data/generated, made if absent)."
 
 
@@ -62,6 +65,7 @@ def register(app: typer.Typer) -> None:
         from edgeinfer.faults import CampaignConfig, run_campaign, sample_scenes
         from edgeinfer.faults.results import bar
 
+        check_outputs([("--json", as_json)])  # before the campaign, not after it
         folder = scenes if scenes is not None else _sample_folder()
         extra: dict[str, Any] = {}
         if scrub_interval_s is not None:
@@ -91,9 +95,8 @@ def register(app: typer.Typer) -> None:
             f"{verdict['unmitigated_delta_f1_pct']}"
         )
         if as_json is not None:
-            as_json.parent.mkdir(parents=True, exist_ok=True)
-            as_json.write_text(json.dumps(result.to_json(), indent=2, sort_keys=True))
-            typer.echo(f"wrote {as_json}")
+            text = json.dumps(result.to_json(), indent=2, sort_keys=True)
+            typer.echo(f"wrote {write_text_file(as_json, text, '--json')}")
 
     from edgeinfer.cli.chaos import register_chaos  # mission-level chaos (kills, link faults)
 

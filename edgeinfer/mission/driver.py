@@ -56,6 +56,7 @@ from edgeinfer.mission.plan import MissionPlan, plan_mission
 from edgeinfer.mission.scenes import MissionScene, open_mission_scenes
 from edgeinfer.mission.windows import cut_windows, group_events
 from edgeinfer.node.events import Uplink
+from edgeinfer.output_files import make_output_folder
 from edgeinfer.relay.drive import RelayRun
 
 logger = logging.getLogger(__name__)
@@ -98,8 +99,7 @@ def run_mission(
         from edgeinfer.mission.actors import check_reachable
 
         check_reachable(address)  # before the scenes: a wrong address should fail at once
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_output_folder(out_dir)  # before the work: a bad --out is one line, not a loss
     check_models(config)  # one line and exit 2 for a missing, malformed or unsigned model
     state_root = config.execution.state_dir
     state = Path(state_root) if state_root else Path(tempfile.mkdtemp(prefix="edgeinfer-state-"))

@@ -31,6 +31,7 @@ from edgeinfer.errors import ConfigError
 from edgeinfer.mission.config import MissionConfig
 from edgeinfer.mission.driver import run_mission
 from edgeinfer.mission.loading import load_mission, parse_value
+from edgeinfer.output_files import make_output_folder
 
 logger = logging.getLogger(__name__)
 
@@ -203,8 +204,7 @@ def run_sweep(
     from edgeinfer.mission.scenes import ensure_sample_data
 
     ensure_sample_data(configs[0])  # generate the sample scenes once, before any task reads them
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_output_folder(out_dir)
     names = [variant_name(i, c) for i, c in enumerate(combos)]
     dirs = [out / n for n in names]
     metrics = (
