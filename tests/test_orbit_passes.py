@@ -168,5 +168,7 @@ def test_stations_builtin_and_specs() -> None:
         station_from_spec("Goonhilly")
     with pytest.raises(ConfigError, match="LAT,LON,ALT_M"):
         station_from_spec("78.2,north,5")
-    with pytest.raises(ConfigError, match="lat_deg"):
+    with pytest.raises(ConfigError, match=r"lat_deg 95.0 is outside .*; give LAT,LON,ALT_M with"):
         station_from_spec("95,0,0")
+    with pytest.raises(ConfigError, match=r"lon_deg 400.0 is outside .*-180 <= LON <= 360"):
+        station_from_spec("10,400")
