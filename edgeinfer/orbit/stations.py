@@ -132,11 +132,11 @@ def station_from_spec(spec: str, min_elevation_deg: float | None = None) -> Grou
         alt = values[2] if len(values) == 3 else 0.0
         try:
             st = GroundStation(f"{values[0]:.4f},{values[1]:.4f}", values[0], values[1], alt)
-        except ConfigError as err:
+        except ConfigError as exc:
             raise ConfigError(
-                f"{err}; give LAT,LON,ALT_M with -90 <= LAT <= 90 and -180 <= LON <= 360 "
+                f"{exc}; give LAT,LON,ALT_M with -90 <= LAT <= 90 and -180 <= LON <= 360 "
                 "(degrees; ALT_M in metres), e.g. 78.23,15.39,500"
-            ) from err
+            ) from exc
     else:
         known = builtin_stations()
         found = known.get(text.lower())
