@@ -228,4 +228,5 @@ def test_detect_fire_on_a_real_burn_scar_chip_without_b11(shared: Any, capsys: A
     argv = ["detect", str(chip), "--product", "sentinel2", "--detectors", "fire"]
     msg = _one_line_error(argv, capsys)
     assert "bands TCI_R,TCI_G,TCI_B,B8,B12" in msg
-    assert "fire_sentinel2 needs bands B8A,B11" in msg
+    assert "fire_sentinel2 needs bands B8A,B11,B12 (missing B8A,B11)" in msg
+    assert "e.g. --bands B8A,B11,B12)" in msg  # the example is a Sentinel-2 model's

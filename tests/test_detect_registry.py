@@ -58,11 +58,36 @@ def test_no_fitting_model_names_missing_bands_and_fix(models_dir: Path) -> None:
     with pytest.raises(ModelError) as info:
         select("fire", ["B1", "B2", "B7"], "landsat", models_dir)
     msg = str(info.value)
-    assert "fire_landsat needs bands B5,B6" in msg
-    assert "fire_any needs bands B12" in msg
-    assert "--bands" in msg and "--product" in msg
+    # the model's full band list, then the ones the scene lacks
+    assert "fire_landsat needs bands B5,B6,B7 (missing B5,B6)" in msg
+    assert "fire_any needs bands B12 (missing all)" in msg
+    # the --bands example comes from a model of the scene's own product
+    assert "e.g. --bands B5,B6,B7)" in msg and "--product" in msg
     with pytest.raises(ModelError, match=r"ship_sar is for product sar"):
         select("ship", ["VV"], "geotiff", models_dir)
+
+
+def test_no_fitting_model_hint_follows_the_scene_product(models_dir: Path) -> None:
+    """The --bands example is taken from a model of the scene's product or modality, never a
+    Sentinel-2 band list for a SAR scene (audit 13a nits)."""
+    threshold_model(models_dir, "ship_any_sar", "ship", ("HH",), units=["sigma0"])
+    threshold_model(models_dir, "cloud_any", "cloud", ("B2", "B3", "B4", "B5"))
+    # SAR scene, fire: no fire model takes SAR at all, so no band example is offered
+    with pytest.raises(ModelError) as info:
+        select("fire", ["VV", "VH"], "sar", models_dir)
+    msg = str(info.value)
+    assert "--bands B" not in msg
+    assert "no fire model takes a sar scene (they are for landsat, optical bands of any" in msg
+    # SAR scene, ship: the example is the SAR model's band, not an optical one
+    with pytest.raises(ModelError, match=r"e\.g\. --bands VV\)"):
+        select("ship", ["SAR"], "sar", models_dir)
+    # a plain 3-band file and cloud: the product-agnostic model is the example
+    with pytest.raises(ModelError, match=r"e\.g\. --bands B2,B3,B4,B5\)"):
+        select("cloud", ["B1", "B2", "B3"], "geotiff", models_dir)
+    # a plain file and ship: only product-bound models (plus a SAR "any" model)
+    with pytest.raises(ModelError) as info:
+        select("ship", ["B1", "B2", "B3"], "geotiff", models_dir)
+    assert "e.g. --bands HH)" in str(info.value)
 
 
 def test_fitting_detectors(models_dir: Path) -> None:

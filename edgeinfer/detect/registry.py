@@ -155,13 +155,13 @@ class ModelRegistry:
                 why.append(f"is for product {m.product}")
             missing = m.missing_bands(bands)
             if missing:
-                why.append("needs bands " + ",".join(missing))
+                gap = "all" if len(missing) == len(m.bands) else ",".join(missing)
+                why.append(f"needs bands {','.join(m.bands)} (missing {gap})")
             reasons.append(f"{m.name} {' and '.join(why)}")
         have = ",".join(bands) or "(none)"
         raise ModelError(
             f"no {detector} model fits the scene (product {product}, bands {have}): "
-            f"{'; '.join(reasons)}; name the bands with --bands (e.g. --bands "
-            f"{','.join(candidates[0].bands)}) or choose the product with --product"
+            f"{'; '.join(reasons)}; {_fix_hint(detector, candidates, bands, product)}"
             f"{self._broken_note()}"
         )
 
@@ -180,6 +180,50 @@ class ModelRegistry:
                 if m.fits_product(product) and not m.missing_bands(bands)
             }
         )
+
+
+_SAR_UNITS = frozenset({"sigma0", "amplitude", "intensity"})
+_MODALITY = {"sar": "sar", "landsat": "optical", "sentinel2": "optical"}
+
+
+def _modality(m: ModelInfo) -> str:
+    """``sar`` or ``optical``: from the model's product, else (product ``any``) its units."""
+    return _MODALITY.get(m.product) or ("sar" if set(m.units) <= _SAR_UNITS else "optical")
+
+
+def _fix_hint(
+    detector: str, candidates: Sequence[ModelInfo], bands: Sequence[str], product: str
+) -> str:
+    """What to do when no ``detector`` model fits: a ``--bands`` example taken from a model
+    of the scene's own product (else a product-agnostic one of its modality: SAR or optical),
+    closest to the scene's band count; or, when no model takes such a scene, which products
+    the models are for."""
+    scene_modality = _MODALITY.get(product)  # None: a plain geotiff, any modality
+    usable = [
+        m
+        for m in candidates
+        if m.product == product or (m.product == "any" and scene_modality in (None, _modality(m)))
+    ]
+    if usable:
+        n = len(bands)
+        example = min(
+            usable,
+            key=lambda m: (m.product != product, len(m.bands) != n, len(m.bands) > n, m.name),
+        )
+        return (
+            f"name the bands with --bands (e.g. --bands {','.join(example.bands)}) or choose "
+            "the product with --product"
+        )
+    products = sorted({m.product for m in candidates if m.product != "any"})
+    scopes = [
+        *products,
+        *sorted({f"{_modality(m)} bands of any product" for m in candidates if m.product == "any"}),
+    ]
+    return (
+        f"no {detector} model takes a {product} scene (they are for {', '.join(scopes)}: if "
+        "the file is one of those, choose its product with --product and name its bands "
+        "with --bands)"
+    )
 
 
 def list_models(models_dir: Path | str | None = None) -> list[ModelInfo]:
