@@ -286,3 +286,37 @@ def test_gpu_libraries_are_preloaded_once_and_their_complaints_logged(
     monkeypatch.setattr(sessions, "_PRELOADED", [])
     sessions.preload_gpu_libraries(object())  # an onnxruntime before 1.21: nothing to call
     assert sessions._PRELOADED == [True]
+
+
+def test_shipped_models_take_the_units_their_builders_declare(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """ship_sar's CFAR and ship_sar_cnn's standardised log are gain- and domain-invariant
+    (models/ship_sar.md), so a SAR band in amplitude, intensity or sigma0 draws no unit warning
+    (it did on every HRSID / Sentinel-1 PNG, audit 13a); an optical model still refuses DN."""
+    reg = ModelRegistry()
+    for name in ("ship_sar", "ship_sar_vv", "ship_sar_cnn"):
+        info = reg.get_model(name)
+        assert all(info.takes_unit(0, u) for u in ("sigma0", "amplitude", "intensity")), name
+        assert not info.takes_unit(0, "reflectance") and not info.takes_unit(0, "dn"), name
+    vnir = reg.get_model("cloud_vnir")
+    assert vnir.takes_unit(0, "reflectance") and not vnir.takes_unit(0, "dn")
+
+    cnn = Detector(reg.get_model("ship_sar_cnn"), RuntimeOptions("cpu"))
+    rng = np.random.default_rng(0)
+    tiles = [
+        make_tile(rng.uniform(0.01, 0.2, (1, 16, 16)), bands=("SAR",), units=[unit])
+        for unit in ("sigma0", "intensity", "amplitude")
+    ]
+    with caplog.at_level(logging.DEBUG, logger="edgeinfer.detect"):
+        cnn.run(tiles)
+    assert not [r for r in caplog.records if "expects band" in r.message]
+
+
+def test_a_foreign_model_with_a_shipped_name_gets_no_unit_exemption(tmp_path: Path) -> None:
+    """The exemption is the builder's declaration: a model that edgeinfer's builders did not
+    make (no ``edgeinfer.builder``) is held to its own ``edgeinfer.units``."""
+    info = load_model_info(
+        threshold_model(tmp_path, "ship_sar", "ship", ("SAR",), units=["sigma0"], product="sar")
+    )
+    assert info.takes_unit(0, "sigma0") and not info.takes_unit(0, "amplitude")

@@ -58,3 +58,35 @@ def test_file_scales_win_over_defaults(tmp_path: Path) -> None:
     scene = open_scene(tmp_path / "scaled.tif", product="sentinel2", reflectance_scale=1e-4)
     data, _ = scene.read(Window(0, 0, 8, 8))
     np.testing.assert_allclose(data, dn * 2e-5, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "lo", "hi", "unit"),
+    [
+        ("float32", 0.05, 0.3, "reflectance"),  # audit 13a: was "dn", so cloud_vnir warned
+        ("float32", -0.02, 1.4, "reflectance"),  # surface reflectance dips, bright cloud TOA
+        ("float32", 0.0, 10000.0, "dn"),  # DN stored as float
+        ("uint16", 500, 3000, "dn"),
+    ],
+)
+def test_plain_stack_unit_from_dtype_and_content(
+    tmp_path: Path, dtype: str, lo: float, hi: float, unit: str
+) -> None:
+    """A plain GeoTIFF band with no GDAL unit: integers are raw counts (``dn``), floats whose
+    values all lie in the reflectance range are ``reflectance``, other floats ``dn``."""
+    data = np.random.default_rng(0).uniform(lo, hi, (4, 16, 16)).astype(dtype)
+    profile = {
+        "driver": "GTiff",
+        "width": 16,
+        "height": 16,
+        "count": 4,
+        "dtype": dtype,
+        "crs": "EPSG:32611",
+        "transform": Affine(30, 0, 300000, 0, -30, 3800000),
+    }
+    path = tmp_path / "stack.tif"
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(data)
+    with open_scene(path, bands=["B2", "B3", "B4", "B5"]) as scene:
+        assert scene.product == "geotiff"
+        assert [b.unit for b in scene.bands] == [unit] * 4

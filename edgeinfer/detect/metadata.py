@@ -117,6 +117,19 @@ class ModelInfo:
     def fits_product(self, product: str) -> bool:
         return self.product == "any" or self.product == product
 
+    def takes_unit(self, index: int, unit: str) -> bool:
+        """Whether band ``index`` (of :attr:`bands`) may come in ``unit``: its
+        ``edgeinfer.units`` entry, or, for a model made by edgeinfer's own builders (its
+        ``edgeinfer.builder``), a unit the builder declares the graph invariant to
+        (``ACCEPTED_UNITS`` beside its ``BUILDERS``; e.g. ship_sar takes any SAR unit)."""
+        if unit == self.units[index]:
+            return True
+        if not self.metadata.get("builder", "").startswith("edgeinfer.models_build."):
+            return False
+        from edgeinfer.models_build.registry import accepted_units
+
+        return unit in accepted_units().get(self.name, ())
+
     def missing_bands(self, available: Iterable[str]) -> list[str]:
         have = set(available)
         return [b for b in self.bands if b not in have]

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from edgeinfer.detect.metadata import DETECTORS, REBUILD_HINT, ModelInfo, load_model_info
 from edgeinfer.errors import ModelError, unknown_name
+from edgeinfer.scene.bands import SAR_UNITS
 
 logger = logging.getLogger(__name__)
 
@@ -182,13 +183,12 @@ class ModelRegistry:
         )
 
 
-_SAR_UNITS = frozenset({"sigma0", "amplitude", "intensity"})
 _MODALITY = {"sar": "sar", "landsat": "optical", "sentinel2": "optical"}
 
 
 def _modality(m: ModelInfo) -> str:
     """``sar`` or ``optical``: from the model's product, else (product ``any``) its units."""
-    return _MODALITY.get(m.product) or ("sar" if set(m.units) <= _SAR_UNITS else "optical")
+    return _MODALITY.get(m.product) or ("sar" if set(m.units) <= set(SAR_UNITS) else "optical")
 
 
 def _fix_hint(

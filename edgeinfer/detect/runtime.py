@@ -151,9 +151,9 @@ class Detector:
                 "with --bands or pick the product with --product"
             )
         index = [names.index(b) for b in self.info.bands]
-        for i, unit in zip(index, self.info.units, strict=True):
+        for j, (i, unit) in enumerate(zip(index, self.info.units, strict=True)):
             band = tile.bands[i]
-            if band.unit != unit and band.name not in self._warned_units:
+            if band.name not in self._warned_units and not self.info.takes_unit(j, band.unit):
                 self._warned_units.add(band.name)
                 logger.log(
                     logging.WARNING if self._announce else logging.DEBUG,

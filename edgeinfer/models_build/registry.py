@@ -8,6 +8,7 @@ timestamps, no random initialisers, sorted metadata, fixed producer fields.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,21 @@ def builders() -> dict[str, Builder]:
         mod = importlib.import_module(f"edgeinfer.models_build.{module}")
         found.update(mod.BUILDERS)
     return dict(sorted(found.items()))
+
+
+@functools.cache
+def accepted_units() -> dict[str, tuple[str, ...]]:
+    """Units each model takes besides its ``edgeinfer.units``, by model name: a detector module
+    may declare ``ACCEPTED_UNITS: dict[str, tuple[str, ...]]`` beside ``BUILDERS`` for models
+    whose graph is invariant to the unit (a gain, amplitude vs intensity). The runtime's unit
+    check reads it for models these builders made (their ``edgeinfer.builder``)."""
+    import importlib
+
+    found: dict[str, tuple[str, ...]] = {}
+    for module in _MODULES:
+        mod = importlib.import_module(f"edgeinfer.models_build.{module}")
+        found.update(getattr(mod, "ACCEPTED_UNITS", {}))
+    return found
 
 
 # Detector modules that contribute builders.

@@ -31,6 +31,7 @@ import onnx
 
 from edgeinfer.models_build.onnx_ops import GraphBuilder, Tensor
 from edgeinfer.models_build.registry import finalize
+from edgeinfer.scene.bands import SAR_UNITS
 
 VERSION = "0.1.0"
 TRAIN_DIR = Path(__file__).parent / "train"
@@ -200,3 +201,7 @@ BUILDERS: dict[str, Callable[[], onnx.ModelProto]] = {
     for name, builder in (("ship_sar_cnn", build_ship_sar_cnn),)
     if (TRAIN_DIR / f"{name}.npz").is_file()
 }
+
+# Units the SAR band may come in besides edgeinfer.units ("amplitude"): the per-tile
+# standardised log cancels a gain and the factor 2 between amplitude and intensity (module doc).
+ACCEPTED_UNITS: dict[str, tuple[str, ...]] = {"ship_sar_cnn": SAR_UNITS}

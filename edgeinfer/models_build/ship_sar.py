@@ -72,6 +72,7 @@ from edgeinfer.models_build.ship_ops import (
     to_index,
     valid_extent,
 )
+from edgeinfer.scene.bands import SAR_UNITS
 
 VERSION = "1.2.1"
 OUTPUTS = {"0": "none", "1": "candidate (not produced)", "2": "ship"}
@@ -252,3 +253,9 @@ BUILDERS: dict[str, Callable[[], onnx.ModelProto]] = {
     "ship_sar": lambda: build_cfar("ship_sar", "SAR"),
     "ship_sar_vv": lambda: build_cfar("ship_sar_vv", "VV"),
 }
+
+# Units the band may come in besides edgeinfer.units ("sigma0"): the CFAR compares the target
+# window with its own background's mean and sd, so a gain cancels, and amplitude vs intensity
+# is tested (docs/detectors.md, "Domain: the band as given"). Read by the runtime's unit check
+# (edgeinfer.models_build.registry.accepted_units), so the committed models need no rebuild.
+ACCEPTED_UNITS: dict[str, tuple[str, ...]] = {name: SAR_UNITS for name in BUILDERS}

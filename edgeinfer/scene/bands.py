@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 # Physical units a band's values can carry after ingestion.
 UNITS = ("reflectance", "sigma0", "amplitude", "intensity", "brightness_temperature_k", "dn", "qa")
+# The SAR ones: calibrated backscatter, or detected amplitude / intensity (any gain).
+SAR_UNITS = ("sigma0", "amplitude", "intensity")
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,9 @@ import logging
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
-from rasterio.windows import Window
 
 from edgeinfer.errors import BandError
-from edgeinfer.scene.bands import Band
+from edgeinfer.scene.bands import SAR_UNITS, Band
 from edgeinfer.scene.calibration import (
     Calibration,
     DecibelCalibration,
@@ -29,20 +27,16 @@ from edgeinfer.scene.calibration import (
 )
 from edgeinfer.scene.options import OpenOptions
 from edgeinfer.scene.raster import BandSource, RasterScene, RawSource
-from edgeinfer.scene.sources import grid_of, guarded_read
-from edgeinfer.scene.stack import described_names, edgeinfer_tags, scene_name, tag_acquired
+from edgeinfer.scene.sources import grid_of
+from edgeinfer.scene.stack import (
+    described_names,
+    edgeinfer_tags,
+    sample,
+    scene_name,
+    tag_acquired,
+)
 
 log = logging.getLogger(__name__)
-
-SAR_UNITS = ("sigma0", "amplitude", "intensity")
-SAMPLE_PX = 256  # side of the central window sampled to classify content
-
-
-def sample(ds: Any, name: str, bands: list[int]) -> npt.NDArray[Any]:
-    """A central window (<= SAMPLE_PX square) of ``bands``, as valid values only per band."""
-    w, h = min(SAMPLE_PX, ds.width), min(SAMPLE_PX, ds.height)
-    win = Window((ds.width - w) // 2, (ds.height - h) // 2, w, h)
-    return np.asarray(guarded_read(name, win, lambda: ds.read(indexes=bands, window=win)))
 
 
 def grey_as_rgb(ds: Any, name: str) -> bool:

@@ -6,6 +6,10 @@ The sample-data convention: a GeoTIFF whose dataset tag ``EDGEINFER_PRODUCT`` is
 GDAL band scale/offset turn DN into physical values (``value = DN * scale + offset``); the
 bands then carry wavelengths from :mod:`edgeinfer.scene.bands`. Optional dataset tags:
 ``EDGEINFER_SCENE_ID`` and ``EDGEINFER_ACQUIRED`` (ISO 8601 UTC).
+
+A band's unit: its GDAL unit when that is one of :data:`edgeinfer.scene.bands.UNITS`, else the
+product's; a plain ``geotiff`` band is ``dn`` when it holds integers (raw counts) or floats
+outside the reflectance range, ``reflectance`` when it holds floats inside it.
 """
 
 from __future__ import annotations
@@ -15,12 +19,16 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+from rasterio.windows import Window
+
 from edgeinfer.errors import BandError
 from edgeinfer.scene.bands import LANDSAT_OLI, SENTINEL2_MSI, UNITS, Band
 from edgeinfer.scene.calibration import LinearCalibration
 from edgeinfer.scene.options import OpenOptions
 from edgeinfer.scene.raster import BandSource, RasterScene, RawSource
-from edgeinfer.scene.sources import grid_of
+from edgeinfer.scene.sources import grid_of, guarded_read
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +97,16 @@ def band_for(name: str, product: str, unit: str) -> Band:
     return Band(name, unit, known.wavelength_nm, known.bandwidth_nm, known.resolution_m)
 
 
+SAMPLE_PX = 256  # side of the central window sampled to classify content
+
+
+def sample(ds: Any, name: str, bands: list[int]) -> npt.NDArray[Any]:
+    """A central window (<= SAMPLE_PX square) of ``bands``, as valid values only per band."""
+    w, h = min(SAMPLE_PX, ds.width), min(SAMPLE_PX, ds.height)
+    win = Window((ds.width - w) // 2, (ds.height - h) // 2, w, h)
+    return np.asarray(guarded_read(name, win, lambda: ds.read(indexes=bands, window=win)))
+
+
 def open_stack(name: str, ds: Any, product: str, opts: OpenOptions) -> RasterScene:
     """A single-file stack. ``product`` is ``geotiff`` or (tagged sample data) ``landsat``,
     ``sentinel2``, ``sar``; calibration comes from the file's GDAL scale/offset."""
@@ -106,7 +124,7 @@ def open_stack(name: str, ds: Any, product: str, opts: OpenOptions) -> RasterSce
         elif product in DEFAULT_UNIT:
             unit = DEFAULT_UNIT[product]
         else:
-            unit = "dn"
+            unit = _content_unit(ds, name, i)
         if unit == "reflectance" and dn_scale is not None and (scale, offset) == (1.0, 0.0):
             scale = dn_scale
         sources.append(
@@ -132,6 +150,27 @@ def open_stack(name: str, ds: Any, product: str, opts: OpenOptions) -> RasterSce
         meta=_stack_meta(ds, name),
         closeables=[ds],
     )
+
+
+# Reflectance as stored by float products: TOA up to ~1.6 over bright cloud at low sun,
+# surface reflectance slightly below 0 after atmospheric correction.
+_REFLECTANCE_RANGE = (-0.5, 2.0)
+
+
+def _content_unit(ds: Any, name: str, bidx: int) -> str:
+    """The unit of a band that declares none and is not a product's: ``dn`` for integers
+    (raw counts) and for floats outside the reflectance range, ``reflectance`` for floats
+    whose sampled values all lie in it (a float32 0.05-0.3 stack is not raw counts)."""
+    if not str(ds.dtypes[bidx - 1]).startswith("float"):
+        return "dn"
+    values = sample(ds, name, [bidx]).ravel()
+    values = values[np.isfinite(values)]
+    if ds.nodata is not None:
+        values = values[values != ds.nodata]
+    lo, hi = _REFLECTANCE_RANGE
+    if values.size and lo <= float(values.min()) and float(values.max()) <= hi:
+        return "reflectance"
+    return "dn"
 
 
 # DN -> reflectance of integer optical stacks that carry no GDAL scale: ESA's Sentinel-2
