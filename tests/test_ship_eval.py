@@ -91,12 +91,19 @@ def test_eval_ship_on_sen2ships_windows(tmp_path: Path) -> None:
     assert sum(p["chance_tp"] for p in result["per_image"]) > 0
 
 
-def test_eval_ship_chips_on_opensarship(tmp_path: Path) -> None:
+def test_eval_ship_chips_on_opensarship(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     src = shared_path("ships_sar_sentinel1_opensarship_grd_cal")
     keep = rows(src / "labels.csv")[::8]
     data = csv_subset(src, tmp_path / "oss", keep)
     out = tmp_path / "oss.json"
     assert main(["eval", "ship-chips", "--data", str(data), "--json", str(out)]) == 0
+    # the dual-pol chips' TIFFs lack an ExtraSamples tag: GDAL's warning (once per read, from
+    # rasterio's log and again as "Warning 1:") is one summary line naming how many chips
+    err = capfd.readouterr().err
+    dual = sum(1 for r in keep if len(r["bands"].split(",")) == 2)
+    assert 0 < dual < len(keep)
+    assert "Warning 1:" not in err and err.count("TIFFReadDirectory") == 1
+    assert f"on {dual} of {len(keep)} chips" in err
     result = json.loads(out.read_text())["ship_sar"]
     assert result["kind"] == "opensarship" and result["chips"] == len(keep)
     big = [r for r in keep if float(r["ais_length_m"] or 0) >= 50]
@@ -109,7 +116,7 @@ def test_eval_ship_chips_on_sea_boat_windmill_chips(tmp_path: Path) -> None:
     src = shared_path("sar_sentinel1_vv_chips_sea_boat_windmill")
     table = rows(src / "labels.csv")
     keep = []
-    for label, n in (("ocean", 20), ("boats", 10), ("windmills", 10)):
+    for label, n in (("ocean", 20), ("boats", 10), ("windmills", 10), ("land", 3), ("beach", 3)):
         keep += [r for r in table if r["label"] == label][:n]
     data = csv_subset(src, tmp_path / "chips", keep)
     out = tmp_path / "chips.json"
@@ -121,7 +128,48 @@ def test_eval_ship_chips_on_sea_boat_windmill_chips(tmp_path: Path) -> None:
     assert ocean["alerts_per_km2"] == pytest.approx(ocean["alerts"] / ocean["area_km2"], rel=1e-3)
     assert ocean["alerts_per_chip"] <= 0.05
     assert result["boats"]["chips_with_alert"] >= 0.7
-    assert "windmills" in result
+    meanings = {k: result[k]["meaning"] for k in ("ocean", "boats", "windmills", "land", "beach")}
+    assert len(set(meanings.values())) == 5  # each class says what its number means
+    assert [k for k, m in meanings.items() if "turbine" in m] == ["windmills"]
+    assert "land" in meanings["land"] and "beach" in meanings["beach"]
+
+
+def test_scores_with_nothing_to_score_are_null_not_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ship_optical_cnn was trained on every sen2ships window, so it scores nothing: its
+    precision, recall and F1 are undefined (null, "-" in the table), not 0."""
+    src = shared_path("ships_optical_sentinel2_sen2ships")
+    data = subset(src, tmp_path / "s2", ["cartagena_20230730"])
+    out = tmp_path / "s2.json"
+    argv = ["eval", "ship", "--data", str(data), "--json", str(out)]
+    assert main([*argv, "--model", "ship_optical", "--model", "ship_optical_cnn"]) == 0
+    table = capsys.readouterr().out
+    results = json.loads(out.read_text())
+    cnn = results["ship_optical_cnn"]
+    assert (cnn["images"], cnn["n_true"], cnn["n_pred"]) == (0, 0, 0)
+    assert (cnn["precision"], cnn["recall"], cnn["f1"]) == (None, None, None)
+    assert cnn["bar"]["met"] is None
+    row = next(line for line in table.splitlines() if "ship_optical_cnn" in line)
+    cells = [c.strip() for c in row.strip("│ ").split("│")]
+    assert cells[2:6] == ["-", "-", "-", "-"]  # precision, recall, chance, f1
+    assert "0.000" not in row
+    held_out = results["ship_optical"]["on_items_not_trained_by"]["ship_optical_cnn"]
+    assert (held_out["n_true"], held_out["precision"], held_out["f1"]) == (0, None, None)
+    assert results["ship_optical"]["recall"] > 0  # the classical model scored as before
+
+
+def test_per_image_precision_without_detections_is_null(tmp_path: Path) -> None:
+    src = shared_path("ships_sar_hrsid_minitest")
+    data = subset(src, tmp_path / "hrsid", ["P0001_1200_2000_9600_10400"])  # 1 ship, 0 alerts
+    out = tmp_path / "hrsid.json"
+    argv = ["eval", "ship", "--data", str(data), "--json", str(out), "--model", "ship_sar"]
+    assert main(argv) == 0
+    result = json.loads(out.read_text())["ship_sar"]
+    (image,) = result["per_image"]
+    assert (image["n_true"], image["n_pred"]) == (1, 0)
+    assert (image["precision"], image["recall"], image["f1"]) == (None, 0.0, 0.0)
+    assert (result["precision"], result["recall"], result["bar"]["met"]) == (None, 0.0, False)
 
 
 def test_missing_layout_is_one_clear_error(

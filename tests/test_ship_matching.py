@@ -67,6 +67,24 @@ def test_empty_cases_and_scores() -> None:
     assert total.f1 == pytest.approx(0.8)
 
 
+def test_summary_reports_undefined_scores_as_none() -> None:
+    # precision needs a detection, recall a true object; F1 = 2 tp / (n_true + n_pred) needs one
+    assert MatchResult(0, 0, 0).summary() == {
+        "precision": None,
+        "recall": None,
+        "f1": None,
+        "n_true": 0,
+        "n_pred": 0,
+        "tp": 0,
+    }
+    missed = MatchResult(1, 0, 0).summary()
+    assert (missed["precision"], missed["recall"], missed["f1"]) == (None, 0.0, 0.0)
+    alarm = MatchResult(0, 2, 0).summary()
+    assert (alarm["precision"], alarm["recall"], alarm["f1"]) == (0.0, None, 0.0)
+    both = MatchResult(4, 5, 3).summary()
+    assert (both["precision"], both["recall"], both["f1"]) == (0.6, 0.75, 0.6667)
+
+
 def test_binary_masks_become_8_connected_objects() -> None:
     mask = np.zeros((10, 10), bool)
     mask[1:3, 1:3] = True

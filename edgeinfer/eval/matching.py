@@ -6,6 +6,8 @@ are within ``centre_tol_px`` (10 px). Matching is one-to-one: among all admissib
 largest set in which no box and no object is used twice (a maximum bipartite matching, by
 ``scipy.optimize.linear_sum_assignment``), ties broken towards more overlap, then closer
 centres. Precision = matched boxes / boxes, recall = matched objects / objects.
+Precision is undefined without a box, recall without an object, F1 (= 2 matches / (boxes +
+objects)) without either: :meth:`MatchResult.summary` reports them as None, never as 0.
 
 Boxes are ``(col_min, row_min, col_max, row_max)`` in pixels, max exclusive (the alerts'
 ``bbox_px``). A box's centre is the middle of its extent; an object's centre is the mean
@@ -29,7 +31,10 @@ Box = tuple[int, int, int, int]
 @dataclass(frozen=True)
 class MatchResult:
     """Counts of one matching (or a sum of several: ``+``). ``pairs`` are (box index, object
-    id) of the matches; ``unmatched_boxes`` the indices of boxes that matched nothing."""
+    id) of the matches; ``unmatched_boxes`` the indices of boxes that matched nothing.
+
+    The ``precision``, ``recall`` and ``f1`` properties are 0.0 where undefined (for sums and
+    bar tests); :meth:`summary`, which results report, gives None there instead."""
 
     n_true: int
     n_pred: int
@@ -59,11 +64,13 @@ class MatchResult:
             self.n_true + other.n_true, self.n_pred + other.n_pred, self.tp + other.tp
         )
 
-    def summary(self) -> dict[str, float | int]:
+    def summary(self) -> dict[str, float | int | None]:
+        """Scores rounded to 4 decimals and counts; None for a score that is undefined
+        (precision with no box, recall with no object, F1 with neither)."""
         return {
-            "precision": round(self.precision, 4),
-            "recall": round(self.recall, 4),
-            "f1": round(self.f1, 4),
+            "precision": round(self.precision, 4) if self.n_pred else None,
+            "recall": round(self.recall, 4) if self.n_true else None,
+            "f1": round(self.f1, 4) if self.n_pred or self.n_true else None,
             "n_true": self.n_true,
             "n_pred": self.n_pred,
             "tp": self.tp,

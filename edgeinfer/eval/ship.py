@@ -274,9 +274,9 @@ def evaluate_ship(
             entry["excluded_training_items"] = len(skip & {i.stem for i in items})
         if kind == "sar":
             entry.update(pixel_size_m=size, pixel_size_source=size_source)
-            entry["bar"] = {"f1": BAR_SAR_F1, "met": total.f1 >= BAR_SAR_F1}
-        else:
-            entry["bar"] = {"recall": BAR_OPTICAL_RECALL, "met": total.recall >= BAR_OPTICAL_RECALL}
+        measure, bar = ("f1", BAR_SAR_F1) if kind == "sar" else ("recall", BAR_OPTICAL_RECALL)
+        defined = entry[measure] is not None  # None: no ship and no alert (f1), no ship (recall)
+        entry["bar"] = {measure: bar, "met": getattr(total, measure) >= bar if defined else None}
         if not per_image:  # a learned model trained on every item here: nothing to score
             entry["bar"]["met"] = None
             entry["note"] = (
@@ -324,7 +324,7 @@ def _compare_on_held_out(results: dict[str, dict[str, Any]], registry: ModelRegi
 
 
 def print_ship(results: dict[str, dict[str, Any]]) -> None:
-    """One table row per model."""
+    """One table row per model; an undefined score (None: nothing to divide by) is "-"."""
     from rich.console import Console
     from rich.table import Table
 
@@ -335,18 +335,24 @@ def print_ship(results: dict[str, dict[str, Any]]) -> None:
     for name, s in sorted(results.items()):
         bar = s["bar"]
         na = "n/a: no item scored" if s.get("skipped_items") else "n/a: all items trained on"
+        if s["images"]:
+            na = "n/a: no ship labelled" if s["n_true"] == 0 else "n/a: undefined"
         table.add_row(
             name,
             s["dataset"],
-            f"{s['precision']:.3f}",
-            f"{s['recall']:.3f}",
-            f"{s['chance_recall']:.3f}" if "chance_recall" in s else "-",
-            f"{s['f1']:.3f}",
+            _score(s["precision"]),
+            _score(s["recall"]),
+            _score(s.get("chance_recall")),
+            _score(s["f1"]),
             str(s["n_true"]),
             str(s["n_pred"]),
             {None: na, True: "met", False: "not met"}[bar["met"]],
         )
     Console(width=140).print(table)
+
+
+def _score(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def register(eval_app: typer.Typer) -> None:

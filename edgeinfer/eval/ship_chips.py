@@ -16,6 +16,10 @@ The dataset is recognised by its ``labels.csv``:
 Each chip is one tile of its own size through the runtime (the CFAR clamps its windows to
 the chip's valid extent, so padding it into a 512 px tile gives the same classes). Band: VV
 for dual-polarisation chips (per ``labels.csv`` ``bands``), the only band otherwise.
+
+OpenSARShip's dual-polarisation chips are TIFFs without an ExtraSamples tag, on which GDAL
+warns at every read that it takes band 2 as an "extra sample" (it reads its values
+unchanged); the warning is counted and stated once (:mod:`edgeinfer.scene.gdal_messages`).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from edgeinfer.eval.scenes import ArrayScene, read_full
 from edgeinfer.eval.ship import resolve_pixel_size, ship_models
 from edgeinfer.scene import iter_tiles, open_scene
 from edgeinfer.scene.bands import Band
+from edgeinfer.scene.gdal_messages import TIFF_NO_EXTRASAMPLES, counting_gdal_message
 
 if TYPE_CHECKING:
     import typer
@@ -50,7 +55,23 @@ logger = logging.getLogger(__name__)
 BAR_PD = 0.90  # detection probability for AIS length >= 50 m (edgeinfer issue 3)
 BAR_LENGTH_M = 50.0
 LENGTH_BINS_M = (0.0, 50.0, 100.0, 150.0, 200.0, 300.0, math.inf)
-NEGATIVE_CLASSES = ("ocean", "windmills", "land", "beach")
+# What each class's numbers mean (the classes of sar_sentinel1_vv_chips_sea_boat_windmill).
+CLASS_MEANINGS = {
+    "ocean": "false alarms on ship-free open sea",
+    "boats": "detection rate = chips_with_alert",
+    "windmills": (
+        "alerts on a hard negative: offshore wind turbines, bright fixed point targets "
+        "(no AIS truth)"
+    ),
+    "land": (
+        "alerts on land chips, for information: bright targets on land (buildings, "
+        "structures), not ships (no AIS truth)"
+    ),
+    "beach": (
+        "alerts on beach and shoreline chips, for information: surf and coastal structures; "
+        "sorted by eye, a few may show a boat or a jetty (no AIS truth)"
+    ),
+}
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -187,7 +208,8 @@ def evaluate_opensarship(
 def evaluate_class_chips(
     data_dir: Path, info: ModelInfo, detector: Detector, pixel_size_m: float
 ) -> dict[str, Any]:
-    """False alarms on ocean chips, detections on boat chips, alerts on the hard negatives."""
+    """False alarms on ocean chips, detections on boat chips, alerts on the hard negative
+    (wind turbines) and on land and beach chips; each class says what its numbers mean."""
     rows = _rows(data_dir / "labels.csv")
     by_label: dict[str, list[dict[str, str]]] = {}
     for row in rows:
@@ -204,17 +226,14 @@ def evaluate_class_chips(
             "alerts_per_chip": round(float(np.mean(counts)), 4),
             "alerts_per_km2": round(float(counts.sum() / area_km2), 4),
         }
+        if label in CLASS_MEANINGS:
+            entry["meaning"] = CLASS_MEANINGS[label]
         if label == "ocean":
-            entry["meaning"] = "false alarms on ship-free open sea"
             # One-sided 95 % Poisson upper bound (Garwood 1936): chi2(0.95, 2k + 2) / 2 events,
             # 3.0 for k = 0 (the rule of three).
             upper = float(chi2.ppf(0.95, 2 * int(counts.sum()) + 2)) / 2.0
             entry["alerts_per_km2_upper_95"] = round(upper / area_km2, 4)
             entry["area_km2"] = round(area_km2, 4)
-        elif label == "boats":
-            entry["meaning"] = "detection rate = chips_with_alert"
-        elif label in NEGATIVE_CLASSES:
-            entry["meaning"] = "alerts on a hard negative (no AIS truth; wind turbines are bright)"
         result[label] = entry
     return result
 
@@ -233,19 +252,30 @@ def evaluate_ship_chips(
     registry = ModelRegistry(models_dir)
     options = RuntimeOptions(provider=provider, intra_op_threads=1)
     results: dict[str, dict[str, Any]] = {}
-    for info in ship_models(registry, "sar", model_names):
-        detector = Detector(info, options, batch_size=64)
-        run = evaluate_opensarship if kind == "opensarship" else evaluate_class_chips
-        entry = run(data_dir, info, detector, size)
-        entry.update(
-            model=f"{info.name}@{info.version}",
-            kind=kind,
-            pixel_size_source=source,
-            command="edgeinfer eval ship-chips",
-        )
-        results[info.name] = entry
+    with counting_gdal_message(TIFF_NO_EXTRASAMPLES) as tiff_warnings:
+        for info in ship_models(registry, "sar", model_names):
+            detector = Detector(info, options, batch_size=64)
+            run = evaluate_opensarship if kind == "opensarship" else evaluate_class_chips
+            entry = run(data_dir, info, detector, size)
+            entry.update(
+                model=f"{info.name}@{info.version}",
+                kind=kind,
+                pixel_size_source=source,
+                command="edgeinfer eval ship-chips",
+            )
+            results[info.name] = entry
     if not results:
         raise SceneError(f"no SAR ship model in {registry.models_dir}; run edgeinfer models build")
+    if tiff_warnings.count:
+        logger.info(
+            "GDAL's TIFFReadDirectory warning (%s) on %d of %d chips (%d times) not shown: "
+            "harmless here, those TIFFs hold 2 bands under Photometric MinIsBlack without "
+            "an ExtraSamples tag, and GDAL reads band 2 (VV) unchanged as an extra sample",
+            TIFF_NO_EXTRASAMPLES.removeprefix("TIFFReadDirectory:"),
+            len(tiff_warnings.files),
+            len(_rows(data_dir / "labels.csv")),
+            tiff_warnings.count,
+        )
     return results
 
 

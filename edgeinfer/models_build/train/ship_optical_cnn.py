@@ -175,9 +175,10 @@ def train(
 
 
 def held_out_summary(tp: int, n_true: int, n_pred: int) -> dict[str, Any]:
-    """Recall, matches, ships, detections and unverified detections of held-out scores."""
+    """Recall (None without a ship: undefined), matches, ships, detections and unverified
+    detections of held-out scores."""
     return {
-        "recall": round(tp / n_true, 4) if n_true else 0.0,
+        "recall": round(tp / n_true, 4) if n_true else None,
         "tp": tp,
         "n_true": n_true,
         "detections": n_pred,

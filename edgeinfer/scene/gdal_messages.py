@@ -1,0 +1,62 @@
+"""Known, benign GDAL messages counted instead of printed once per file.
+
+GDAL reports through rasterio's ``rasterio._env`` logger while a :class:`rasterio.Env` is
+active and prints ``Warning 1: ...`` to stderr itself otherwise (for instance when a dataset
+opened in one block is read after it). :func:`counting_gdal_message` keeps an Env active for
+its whole block, so every message goes to that logger, and drops the records whose text holds
+one known fragment, counting them and the files they name; every other message passes
+unchanged. The caller states the count once, with why the message is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import rasterio
+
+# libtiff, on a TIFF with more samples per pixel than its Photometric tag accounts for and no
+# ExtraSamples tag (OpenSARShip's 2-band float32 chips, written by MATLAB): the extra band
+# is declared an "extra sample" and read with its values unchanged.
+TIFF_NO_EXTRASAMPLES = (
+    "TIFFReadDirectory:Sum of Photometric type-related color channels and ExtraSamples "
+    "doesn't match SamplesPerPixel"
+)
+_GDAL_LOGGER = "rasterio._env"
+
+
+class GdalMessageCount(logging.Filter):
+    """Drops and counts the records holding ``fragment``; ``files`` are the file names GDAL
+    put before it (``NAME: fragment``; a message raised while reading has none)."""
+
+    def __init__(self, fragment: str) -> None:
+        super().__init__()
+        self.fragment = fragment
+        self.count = 0
+        self.files: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # rasterio logs "%s in %s" % (GDAL error code, GDAL's message)
+        args = record.args if isinstance(record.args, tuple) else ()
+        text = str(args[-1]) if len(args) == 2 else record.getMessage()
+        if self.fragment not in text:
+            return True
+        self.count += 1
+        name = text.split(self.fragment, 1)[0].rstrip(": ")
+        if name:
+            self.files.add(name)
+        return False
+
+
+@contextmanager
+def counting_gdal_message(fragment: str) -> Iterator[GdalMessageCount]:
+    """Within the block, GDAL messages containing ``fragment`` are counted, not printed."""
+    counter = GdalMessageCount(fragment)
+    logger = logging.getLogger(_GDAL_LOGGER)
+    logger.addFilter(counter)
+    try:
+        with rasterio.Env():
+            yield counter
+    finally:
+        logger.removeFilter(counter)
