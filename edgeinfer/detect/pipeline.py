@@ -28,7 +28,13 @@ from edgeinfer.detect.masks import MaskWriter, MaskWriterFactory, open_writers
 from edgeinfer.detect.metadata import DETECTORS, ModelInfo
 from edgeinfer.detect.records import RECORD_SIZE
 from edgeinfer.detect.registry import ModelRegistry
-from edgeinfer.detect.runtime import Detector, DetectorOutput, RuntimeOptions, check_pixel_size
+from edgeinfer.detect.runtime import (
+    Detector,
+    DetectorOutput,
+    RuntimeOptions,
+    check_pixel_size,
+    warn_short_context,
+)
 from edgeinfer.errors import ConfigError, ModelError, UnknownNameError, unknown_name
 from edgeinfer.scene.types import Scene, Tile
 
@@ -200,6 +206,7 @@ def detect_scene(
     registry.check_names(prefer)
     models, skipped = _choose_models(registry, wanted, scene, skip_unfit, tuple(prefer))
     check_pixel_size(models.values(), scene)  # before a mask file is created
+    warn_short_context(models.values(), overlap)
     mask_out = dict(mask_out or {})
     unknown = sorted(set(mask_out) - set(wanted))
     if unknown:

@@ -70,6 +70,29 @@ def check_pixel_size(models: Iterable[ModelInfo], scene: Scene) -> None:
             raise _no_pixel_size(info.name, scene.scene_id)
 
 
+def warn_short_context(models: Iterable[ModelInfo], overlap: int) -> None:
+    """Log a WARNING for each of ``models`` whose windows reach further (``context_px``
+    metadata, e.g. 30 px for Schroeder's 61x61 test) than a tile core's context: the tiler
+    splits each overlap in half, so a core pixel has ``overlap // 2`` px of its tile around
+    it. Objects near tile seams may then be split in two or missed."""
+    for info in models:
+        try:
+            need = int(info.metadata.get("context_px", "0"))
+        except ValueError:
+            continue
+        if need > overlap // 2:
+            logger.warning(
+                "overlap %d px leaves tile cores %d px of context, but %s looks %d px around "
+                "each pixel: objects near tile seams may be split or missed; use --overlap "
+                "%d or more (the default is 64)",
+                overlap,
+                overlap // 2,
+                info.name,
+                need,
+                2 * need,
+            )
+
+
 @dataclass(frozen=True)
 class DetectorOutput:
     """One tile's model output: ``cls`` uint8 ``(H, W)`` (0 wherever the tile is invalid) and
