@@ -62,6 +62,17 @@ def test_a_bad_tle_line(tmp_path: Path, capsys: Any) -> None:
     assert lines[1] in err and "Traceback" not in err
 
 
+def test_an_unknown_satellite_fails_before_any_scene_and_names_the_mission(
+    tmp_path: Path, capsys: Any
+) -> None:
+    mission = _mission(tmp_path, f"kind = 'tle'\ntle_file = '{TLE}'\nsatellites = ['SSO-9']")
+    assert main(["run", str(mission)]) == 2  # not -q: the scene's INFO line would show
+    err = capsys.readouterr().err
+    assert "opened RasterScene" not in err  # the constellation is built first
+    msg = last_error_line(err)
+    assert f"{mission}: constellation: unknown satellite" in msg and "SSO-9" in msg
+
+
 def test_invalid_mission_toml(tmp_path: Path, capsys: Any) -> None:
     path = tmp_path / "broken.toml"
     path.write_text('[mission]\nstart = "2023-10-25T00:00:00Z"\nduration_h = [\n')

@@ -52,7 +52,8 @@ def build_constellation(config: MissionConfig) -> Constellation:
             name_prefix=c.name_prefix or "WALKER",
         )
     except EdgeInferError as exc:
-        raise ConfigError(f"constellation: {exc}") from None
+        where = f"{config.source}: " if config.source else ""
+        raise ConfigError(f"{where}constellation: {exc}") from None
 
 
 def build_stations(config: MissionConfig) -> list[GroundStation]:

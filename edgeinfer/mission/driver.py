@@ -108,8 +108,8 @@ def run_mission(
     executor: Any = None
     try:  # from here on, whatever stops the run removes the temporary state (finally)
         _fresh_state(state)
+        constellation = build_constellation(config)  # a bad TLE or name fails before the scenes
         scenes = open_mission_scenes(config, failed=failed)
-        constellation = build_constellation(config)
         names = constellation.names
         stations = build_stations(config)
         executor = _executor(config, address, use_ray)
