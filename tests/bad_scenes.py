@@ -76,13 +76,13 @@ def wrong_bands(path: Path) -> Path:
     return _write(path, np.ones((2, 256, 256), np.float32))
 
 
-def no_crs(path: Path) -> Path:
-    """A plain image: no CRS, no geotransform."""
-    data = np.ones((1, 256, 256), np.float32)
+def no_crs(path: Path, width: int = 256, height: int = 256) -> Path:
+    """A plain float image of ones: no CRS, no geotransform (as PNG or OpenSARShip chips)."""
+    data = np.ones((1, height, width), np.float32)
     with warnings.catch_warnings():  # rasterio warns that it has no georeference: the point
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with rasterio.open(
-            path, "w", driver="GTiff", width=256, height=256, count=1, dtype="float32"
+            path, "w", driver="GTiff", width=width, height=height, count=1, dtype="float32"
         ) as ds:
             ds.write(data)
     return path

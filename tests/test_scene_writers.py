@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+from bad_scenes import no_crs
 from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning
 
@@ -80,23 +81,12 @@ def test_bad_shapes_and_fill_are_config_errors(tmp_path: Path) -> None:
     assert (mask[:64, :64][tile.valid] == 1).all()
 
 
-def _chip_without_georeference(path: Path) -> Path:
-    """A 40x30 float chip with neither CRS nor transform (as PNG or OpenSARShip chips)."""
-    data = np.linspace(0.0, 1.0, 30 * 40, dtype=np.float32).reshape(1, 30, 40)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.open(
-            path, "w", driver="GTiff", width=40, height=30, count=1, dtype="float32"
-        ) as dst:
-            dst.write(data)
-    return path
-
-
 def test_mask_of_a_chip_without_georeference_is_written_in_pixel_coordinates(
     tmp_path: Path,
 ) -> None:
     # smaller than a block AND without transform: this raised KeyError('transform')
-    with open_scene(_chip_without_georeference(tmp_path / "chip.tif"), pixel_size_m=10.0) as sc:
+    chip = no_crs(tmp_path / "chip.tif", width=40, height=30)  # smaller than a block
+    with open_scene(chip, pixel_size_m=10.0) as sc:
         assert sc.transform is None and sc.crs is None
         tile = next(iter(iter_tiles(sc, tile_size=64)))
         with ClassMaskWriter(tmp_path / "m.tif", sc, detector="ship") as writer:
