@@ -10,6 +10,13 @@ from pathlib import Path
 from edgeinfer.errors import OutputError
 
 
+def _probe(folder: Path) -> None:
+    """Create and remove a temporary file in ``folder``: raises the ``OSError`` of a folder
+    that does not accept new files."""
+    with tempfile.TemporaryFile(dir=folder, prefix=".edgeinfer-probe-"):
+        pass
+
+
 def check_output_file(path: str | Path, what: str = "output file", example: str = "") -> Path:
     """Raise :class:`OutputError` unless ``path`` can be written as a file: it must not be a
     folder, and its nearest existing folder must accept a new file (probed with a temporary
@@ -28,8 +35,7 @@ def check_output_file(path: str | Path, what: str = "output file", example: str 
             f"{what} {path}: {folder} is a file, not a folder; choose a path in a folder"
         )
     try:
-        with tempfile.TemporaryFile(dir=folder, prefix=".edgeinfer-probe-"):
-            pass
+        _probe(folder)
     except OSError as exc:
         raise OutputError(
             f"{what} {path} cannot be written: folder {folder} does not accept new files "
@@ -62,8 +68,7 @@ def make_output_folder(path: str | Path, what: str = "--out") -> Path:
         raise OutputError(f"{what} {path} is a file; give a folder for the outputs")
     try:
         path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path, prefix=".edgeinfer-probe-"):
-            pass
+        _probe(path)
     except OSError as exc:
         raise OutputError(
             f"{what} {path} cannot be used as the output folder ({exc.strerror or exc}); "
