@@ -76,3 +76,16 @@ def test_each_mask_carries_its_own_models_classes(shared: Any, tmp_path: Path) -
     assert fire == "0=none,1=candidate,2=unambiguous,255=invalid"
     assert cloud == "0=clear,1=cloud,255=invalid"
     assert fire_crs == cloud_crs == rasterio.crs.CRS.from_epsg(32654)
+
+
+def test_one_mask_path_is_used_as_given_when_one_detector_fits(shared: Any, tmp_path: Path) -> None:
+    """Without ``--detectors`` only the ship detector fits a SAR chip: ``--mask-out m.tif``
+    writes ``m.tif`` itself, not ``m_ship.tif`` (and no file for the detectors that did not
+    run)."""
+    boats = shared.path("sar_sentinel1_vv_chips_sea_boat_windmill", "boats")
+    chip = sorted(boats.glob("*.png"))[0]
+    argv = ["-q", "detect", str(chip), "--pixel-size-m", "10", "-o", str(tmp_path / "a.json")]
+    assert main([*argv, "--mask-out", str(tmp_path / "m.tif")]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "m.tif"]
+    legend, _, _ = _legend_and_grid(tmp_path / "m.tif")
+    assert legend == "0=none,1=candidate (not produced),2=ship,255=invalid"

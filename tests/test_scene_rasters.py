@@ -21,6 +21,7 @@ from rasterio.windows import Window
 
 from edgeinfer.errors import BandError, GeoreferenceError, SceneError, UnknownNameError
 from edgeinfer.scene import compressed_size_bytes, iter_tiles, open_scene
+from edgeinfer.scene.bands import canonical_band_name
 
 RIO = "ingestion_rasterio_testdata"
 
@@ -204,6 +205,17 @@ def test_unknown_product_lists_known_ones() -> None:
 def test_band_count_mismatch_is_a_band_error() -> None:
     with pytest.raises(BandError, match=r"RGB.byte.tif has 3 bands but 2 band names"):
         open_scene(shared_path(RIO, "RGB.byte.tif"), bands=["B1", "B2"])
+
+
+def test_band_names_are_taken_in_any_case() -> None:
+    """``--bands b4,b3,b2`` names the same bands as ``B04,B03,B02``: product band and
+    polarisation names are matched whatever their case, other names are kept as given."""
+    sc = open_scene(shared_path(RIO, "RGB.byte.tif"), product="sentinel2", bands="b04,b03,b02")
+    upper = open_scene(shared_path(RIO, "RGB.byte.tif"), product="sentinel2", bands="B04,B03,B02")
+    assert sc.band_names == upper.band_names == ("B04", "B03", "B02")
+    assert [b.wavelength_nm for b in sc.bands] == [664.6, 559.8, 492.4]  # ESA's table
+    assert canonical_band_name("b8a") == "B8A" and canonical_band_name("vh") == "VH"
+    assert canonical_band_name("b10") == "B10" and canonical_band_name("red") == "red"
 
 
 def test_sample_data_convention(tmp_path: Path) -> None:

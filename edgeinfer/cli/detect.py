@@ -14,6 +14,7 @@ from rich.table import Table
 
 from edgeinfer import api
 from edgeinfer.cli.outputs import check_outputs, checks_outputs
+from edgeinfer.detect.masks import mask_targets
 from edgeinfer.errors import ConfigError
 
 _PROGRESS_MIN_TILES = 16  # show a progress bar only on scenes with at least this many tiles
@@ -23,23 +24,20 @@ def _split(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
-def mask_paths(mask_out: str | None, detectors: list[str]) -> dict[str, Path]:
-    """``--mask-out``: ``PATH`` (one detector, or ``PATH`` with ``_<detector>`` inserted for
-    several) or ``DET=PATH[,DET=PATH]``."""
+def mask_option(mask_out: str | None) -> dict[str, Path] | Path | None:
+    """``--mask-out``: ``DET=PATH[,DET=PATH]``, or one ``PATH`` (that file when one detector
+    runs, else ``_<detector>`` inserted for each: :func:`edgeinfer.detect.masks.mask_targets`)."""
     if not mask_out:
-        return {}
-    if "=" in mask_out:
-        out: dict[str, Path] = {}
-        for item in _split(mask_out):
-            det, sep, target = item.partition("=")
-            if not sep or not target:
-                raise ConfigError(f"--mask-out {item!r}: expected DETECTOR=PATH or one PATH")
-            out[det.strip()] = Path(target)
-        return out
-    path = Path(mask_out)
-    if len(detectors) == 1:
-        return {detectors[0]: path}
-    return {d: path.with_name(f"{path.stem}_{d}{path.suffix or '.tif'}") for d in detectors}
+        return None
+    if "=" not in mask_out:
+        return Path(mask_out)
+    out: dict[str, Path] = {}
+    for item in _split(mask_out):
+        det, sep, target = item.partition("=")
+        if not sep or not target:
+            raise ConfigError(f"--mask-out {item!r}: expected DETECTOR=PATH or one PATH")
+        out[det.strip()] = Path(target)
+    return out
 
 
 def register(app: typer.Typer) -> None:
@@ -67,11 +65,16 @@ def register(app: typer.Typer) -> None:
         provider: str = typer.Option("auto", "--provider", help="auto|cpu|cuda|tensorrt"),
         output: Path = typer.Option(Path("alerts.geojson"), "--output", "-o"),
         mask_out: str | None = typer.Option(
-            None, "--mask-out", help="Class mask GeoTIFF: PATH, or DET=PATH,DET=PATH."
+            None,
+            "--mask-out",
+            help="Class mask GeoTIFF: PATH (PATH_<detector>.tif for each when several "
+            "detectors run), or DET=PATH,DET=PATH.",
         ),
         tile_size: int = typer.Option(512, "--tile", help="Tile size in pixels."),
         overlap: int = typer.Option(64, "--overlap", help="Tile overlap in pixels."),
-        threads: int | None = typer.Option(None, "--threads", help="onnxruntime threads."),
+        threads: int | None = typer.Option(
+            None, "--threads", help="onnxruntime threads in all (0 or unset: one per core)."
+        ),
         lanes: int | None = typer.Option(
             None,
             "--lanes",
@@ -120,8 +123,10 @@ def register(app: typer.Typer) -> None:
         """Detect fires, ships and clouds in one scene; write alerts as GeoJSON."""
         console = Console(stderr=True)
         wanted = _split(detectors) or list(api.DETECTORS)
-        masks = mask_paths(mask_out, wanted)
-        check_outputs(("--mask-out", path) for path in masks.values())
+        masks = mask_option(mask_out)
+        # every file it may become, whichever detectors turn out to fit the scene
+        maybe = {*mask_targets(masks, wanted).values(), *mask_targets(masks, wanted[:1]).values()}
+        check_outputs(("--mask-out", path) for path in sorted(maybe))
         source: str | list[str] = scene[0] if len(scene) == 1 else scene
         sc = api.open_scene(
             source,

@@ -4,7 +4,7 @@ a test) can pass its own writer to :func:`edgeinfer.detect.pipeline.detect_scene
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -12,6 +12,23 @@ import numpy as np
 
 from edgeinfer.detect.metadata import ModelInfo
 from edgeinfer.scene.types import Scene, Tile
+
+MaskOut = Mapping[str, str | Path] | str | Path | None
+"""Where class masks go: ``{detector: path}``, or one path (see :func:`mask_targets`)."""
+
+
+def mask_targets(mask_out: MaskOut, detectors: Sequence[str]) -> dict[str, Path]:
+    """``{detector: path}`` for the ``detectors`` that run. A mapping is kept as given; one
+    path is that path when a single detector runs, else the path with ``_<detector>``
+    inserted before its suffix for each (``m.tif`` -> ``m_fire.tif``, ``m_cloud.tif``)."""
+    if mask_out is None:
+        return {}
+    if isinstance(mask_out, Mapping):
+        return {d: Path(p) for d, p in mask_out.items()}
+    path = Path(mask_out)
+    if len(detectors) == 1:
+        return {detectors[0]: path}
+    return {d: path.with_name(f"{path.stem}_{d}{path.suffix or '.tif'}") for d in detectors}
 
 
 class MaskWriter(Protocol):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Generator, Iterable, Sequence, Sized
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,13 @@ import numpy as np
 
 from edgeinfer.detect.alerts import Alert, objects_from_output
 from edgeinfer.detect.lanes import build_lanes, ordered_parallel, prefetched
-from edgeinfer.detect.masks import MaskWriter, MaskWriterFactory, open_writers
+from edgeinfer.detect.masks import (
+    MaskOut,
+    MaskWriter,
+    MaskWriterFactory,
+    mask_targets,
+    open_writers,
+)
 from edgeinfer.detect.metadata import DETECTORS, ModelInfo
 from edgeinfer.detect.records import RECORD_SIZE
 from edgeinfer.detect.registry import ModelRegistry
@@ -145,7 +151,7 @@ def detect_scene(
     batch_size: int | None = None,
     threads: int | None = None,
     cloud_threshold: float = DEFAULT_CLOUD_THRESHOLD,
-    mask_out: dict[str, Path] | None = None,
+    mask_out: MaskOut = None,
     progress: Progress | None = None,
     *,
     registry: ModelRegistry | None = None,
@@ -164,10 +170,12 @@ def detect_scene(
     bands and product; with ``skip_unfit`` a detector without a fitting model is skipped
     (reason in ``result.skipped``) instead of raising :class:`ModelError`, which is still
     raised when no detector at all fits, or the models folder is missing or has no usable
-    model (unreadable model files are skipped with a warning). ``mask_out`` maps
-    detector names to paths for class masks. ``tiler`` and ``mask_writer`` default to the
-    scene package's ``iter_tiles`` and mask writer. ``require_signature``: load only models
-    whose ``.sig`` verifies against ``trusted_keys`` (see :class:`RuntimeOptions`).
+    model (unreadable model files are skipped with a warning). ``mask_out``: class masks,
+    ``{detector: path}`` or one path (that path when one detector runs, else one file per
+    detector with ``_<detector>`` inserted: :func:`~edgeinfer.detect.masks.mask_targets`).
+    ``tiler`` and ``mask_writer`` default to the scene package's ``iter_tiles`` and mask
+    writer. ``require_signature``: load only models whose ``.sig`` verifies against
+    ``trusted_keys`` (see :class:`RuntimeOptions`).
     ``prefetch``: batches a reader thread reads ahead while the models run (rasterio and
     onnxruntime release the GIL, so reading overlaps inference); 0 reads in this thread.
     ``prefer``: model names to use instead of the registry's default where they fit the scene
@@ -207,9 +215,7 @@ def detect_scene(
     models, skipped = _choose_models(registry, wanted, scene, skip_unfit, tuple(prefer))
     check_pixel_size(models.values(), scene)  # before a mask file is created
     warn_short_context(models.values(), overlap)
-    mask_out = dict(mask_out or {})
-    unknown = sorted(set(mask_out) - set(wanted))
-    if unknown:
+    if isinstance(mask_out, Mapping) and (unknown := sorted(set(mask_out) - set(wanted))):
         raise unknown_name("mask detector", unknown[0], wanted)
     bands = tuple(b for b in scene.band_names if any(b in m.bands for m in models.values()))
     result = DetectionResult(
@@ -229,10 +235,11 @@ def detect_scene(
     result.providers = {r.info.name: r.provider for r in crews[0].values()}
     result.lanes, result.threads_per_lane = n_lanes, per_lane
     result.batch_size = batch_size
+    targets = mask_targets(mask_out, list(models))
     writers: dict[str, MaskWriter] = {}
     closers: list[Callable[[], None]] = []
     try:
-        open_writers(writers, mask_out, models, scene, mask_writer)
+        open_writers(writers, targets, models, scene, mask_writer)
         if tiler is None:
             tiles: Iterable[Tile] = _default_tiler()(scene, tile_size, overlap, bands)
             total: int | None = _tile_count(scene, tile_size, overlap)
@@ -280,7 +287,7 @@ def detect_scene(
             close()
         for writer in writers.values():
             writer.close()
-    result.masks = dict(mask_out)
+    result.masks = {d: targets[d] for d in writers}
     result.inference_s = {
         name: sum(r.inference_s for crew in crews for r in crew.values() if r.info.name == name)
         for name in result.providers

@@ -77,3 +77,14 @@ SENTINEL2_MSI: dict[str, Band] = {
         ("B12", 2202.4, 175.0, 20.0),
     ]
 }
+
+# SAR polarisations (transmit, receive), as Sentinel-1 and RADARSAT products name them.
+POLARISATIONS = ("HH", "HV", "VH", "VV")
+
+_CANONICAL = {n.upper(): n for n in (*LANDSAT_OLI, *SENTINEL2_MSI, *POLARISATIONS)}
+
+
+def canonical_band_name(name: str) -> str:
+    """A product band or polarisation name in its product's spelling whatever its case
+    (``b8a`` -> ``B8A``, ``vv`` -> ``VV``); any other name unchanged."""
+    return _CANONICAL.get(name.upper(), name)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from rasterio.enums import Resampling
 
 from edgeinfer.errors import ConfigError
+from edgeinfer.scene.bands import canonical_band_name
 
 PRODUCTS = ("auto", "geotiff", "landsat", "sentinel2", "sar")
 RESAMPLINGS = ("nearest", "bilinear", "cubic", "average")
@@ -93,7 +94,7 @@ def _bands(bands: Sequence[str] | str | None) -> tuple[str, ...] | None:
     if bands is None:
         return None
     items = bands.split(",") if isinstance(bands, str) else list(bands)
-    names = tuple(str(b).strip() for b in items)
+    names = tuple(canonical_band_name(str(b).strip()) for b in items)
     if not names or any(not n for n in names):
         raise ConfigError(
             f"bands {bands!r} contains an empty name; give comma-separated names like B1,B2,B3"
