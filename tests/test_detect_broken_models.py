@@ -129,3 +129,21 @@ def test_a_scene_no_detector_fits_is_an_error_with_every_reason(
     assert "ship: no ship model in" in msg and "cloud: no cloud model fits" in msg
     assert "--bands" in msg and "--product" in msg
     assert not out.exists() and not list(tmp_path.glob("m*.tif"))
+
+
+def test_models_dir_option_chooses_the_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``detect --models-dir`` reads that folder, over ``EDGEINFER_MODELS`` (which here points
+    nowhere): the Landsat models with a junk file run as through the variable above, and a
+    missing folder is named in the error, as the error's own hint says."""
+    folder = _landsat_models_with_junk(tmp_path)
+    monkeypatch.setenv("EDGEINFER_MODELS", str(tmp_path / "nowhere"))
+    out = tmp_path / "a.geojson"
+    argv = ["-q", "detect", _patch(), "--product", "landsat", "--bands", LANDSAT_BANDS]
+    assert main([*argv, "-o", str(out), "--json", "--models-dir", str(folder)]) == 0
+    assert json.loads(capsys.readouterr().out)["alerts"] == PATCH_ALERTS
+    absent = tmp_path / "absent"
+    assert main([*argv, "-o", str(out), "--models-dir", str(absent)]) == 2
+    msg = _error_line(capsys)
+    assert f"models folder {absent} does not exist" in msg and "--models-dir" in msg

@@ -72,12 +72,16 @@ def test_eval_ship_on_hrsid_chips(tmp_path: Path) -> None:
     assert {i["item"] for i in result["per_image"]} == set(stems)
 
 
-def test_eval_ship_on_sen2ships_windows(tmp_path: Path) -> None:
+def test_eval_ship_on_sen2ships_windows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = shared_path("ships_optical_sentinel2_sen2ships")
     stems = ["cartagena_20230730", "gdynia_20230611"]
     data = subset(src, tmp_path / "s2", stems)
     out = tmp_path / "s2.json"
     assert main(["eval", "ship", "--data", str(data), "--json", str(out)]) == 0
+    # the DN / 10000 assumption is stated once for the folder, not once per window read
+    err = capsys.readouterr().err
+    assert len([line for line in err.splitlines() if "assumed reflectance" in line]) == 1
+    assert "the same reflectance scale was assumed for" in err
     result = json.loads(out.read_text())["ship_optical"]
     labelled = [r for r in rows(src / "labels.csv") if r["item"] in stems]
     assert result["n_true"] == len(labelled) == 27

@@ -15,6 +15,7 @@ from rich.table import Table
 from edgeinfer import api
 from edgeinfer.cli.outputs import check_outputs, checks_outputs
 from edgeinfer.detect.masks import mask_targets
+from edgeinfer.detect.registry import ModelRegistry
 from edgeinfer.errors import ConfigError
 
 _PROGRESS_MIN_TILES = 16  # show a progress bar only on scenes with at least this many tiles
@@ -113,6 +114,11 @@ def register(app: typer.Typer) -> None:
         trusted_key: list[Path] = typer.Option(
             None, "--trusted-key", help="Ed25519 public key (PEM) to verify models; repeatable."
         ),
+        models_dir: Path | None = typer.Option(
+            None,
+            "--models-dir",
+            help="Models folder (default: $EDGEINFER_MODELS, else the project's models/).",
+        ),
         model: list[str] = typer.Option(
             None,
             "--model",
@@ -164,6 +170,7 @@ def register(app: typer.Typer) -> None:
                     require_signature=require_signature or bool(trusted_key),
                     trusted_keys=list(trusted_key or []),
                     prefer=list(model or []),
+                    registry=ModelRegistry(models_dir),
                 )
             compressed_bytes = api.compressed_size_bytes(sc) if compressed else None
         finally:

@@ -53,8 +53,10 @@ from edgeinfer.eval.ship_items import (
 )
 from edgeinfer.eval.ship_items import find_items as find_items
 from edgeinfer.eval.ship_items import read_instances as read_instances
-from edgeinfer.scene import open_scene
+from edgeinfer.scene import open_scene, stack
 from edgeinfer.scene.bands import SENTINEL2_MSI, Band
+from edgeinfer.scene.gdal_messages import counting_log_message
+from edgeinfer.scene.stack import DN_SCALE_ASSUMED
 from edgeinfer.scene.types import Scene
 
 if TYPE_CHECKING:
@@ -222,8 +224,25 @@ def evaluate_ship(
 ) -> dict[str, dict[str, Any]]:
     """Scores of every fitting ship model on the labelled images in ``data_dir``. Items that
     cannot be scored (unreadable image or mask, mask of another size) are reported in
-    ``skipped_items`` and images with no mask in ``images_without_mask``; the rest are scored."""
-    data_dir = Path(data_dir)
+    ``skipped_items`` and images with no mask in ``images_without_mask``; the rest are scored.
+    A reflectance scale assumed for integer images without scale metadata is logged once for
+    the folder, not once per image read."""
+    with counting_log_message(stack.__name__, DN_SCALE_ASSUMED) as assumed:
+        results = _evaluate_ship(Path(data_dir), models_dir, provider, pixel_size_m, model_names)
+    if assumed.count > 1:
+        logger.info(
+            "the same reflectance scale was assumed for %d more image reads", assumed.count - 1
+        )
+    return results
+
+
+def _evaluate_ship(
+    data_dir: Path,
+    models_dir: Path | None,
+    provider: str,
+    pixel_size_m: float | None,
+    model_names: list[str] | None,
+) -> dict[str, dict[str, Any]]:
     scan = scan_items(data_dir)
     items = scan.items
     registry = ModelRegistry(models_dir)

@@ -1,11 +1,13 @@
-"""Known, benign GDAL messages counted instead of printed once per file.
+"""Known, benign log messages counted instead of printed once per file.
 
 GDAL reports through rasterio's ``rasterio._env`` logger while a :class:`rasterio.Env` is
 active and prints ``Warning 1: ...`` to stderr itself otherwise (for instance when a dataset
 opened in one block is read after it). :func:`counting_gdal_message` keeps an Env active for
 its whole block, so every message goes to that logger, and drops the records whose text holds
 one known fragment, counting them and the files they name; every other message passes
-unchanged. The caller states the count once, with why the message is harmless.
+unchanged. :func:`counting_log_message` does the same for one of edgeinfer's own messages
+(e.g. the reflectance scale assumed for each of many windows), letting the first through.
+The caller states the count once, with why the message is harmless.
 """
 
 from __future__ import annotations
@@ -26,27 +28,48 @@ TIFF_NO_EXTRASAMPLES = (
 _GDAL_LOGGER = "rasterio._env"
 
 
-class GdalMessageCount(logging.Filter):
-    """Drops and counts the records holding ``fragment``; ``files`` are the file names GDAL
-    put before it (``NAME: fragment``; a message raised while reading has none)."""
+class MessageCount(logging.Filter):
+    """Counts the records holding ``fragment``; lets the first ``keep`` of them through and
+    drops the rest. Every other record passes."""
 
-    def __init__(self, fragment: str) -> None:
+    def __init__(self, fragment: str, keep: int = 0) -> None:
         super().__init__()
         self.fragment = fragment
+        self.keep = keep
         self.count = 0
-        self.files: set[str] = set()
+
+    def text(self, record: logging.LogRecord) -> str:
+        return record.getMessage()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        # rasterio logs "%s in %s" % (GDAL error code, GDAL's message)
-        args = record.args if isinstance(record.args, tuple) else ()
-        text = str(args[-1]) if len(args) == 2 else record.getMessage()
+        text = self.text(record)
         if self.fragment not in text:
             return True
         self.count += 1
+        self.seen(text)
+        return self.count <= self.keep
+
+    def seen(self, text: str) -> None:
+        """Called with the text of each counted record."""
+
+
+class GdalMessageCount(MessageCount):
+    """Drops and counts the GDAL records holding ``fragment``; ``files`` are the file names
+    GDAL put before it (``NAME: fragment``; a message raised while reading has none)."""
+
+    def __init__(self, fragment: str) -> None:
+        super().__init__(fragment)
+        self.files: set[str] = set()
+
+    def text(self, record: logging.LogRecord) -> str:
+        # rasterio logs "%s in %s" % (GDAL error code, GDAL's message)
+        args = record.args if isinstance(record.args, tuple) else ()
+        return str(args[-1]) if len(args) == 2 else record.getMessage()
+
+    def seen(self, text: str) -> None:
         name = text.split(self.fragment, 1)[0].rstrip(": ")
         if name:
             self.files.add(name)
-        return False
 
 
 @contextmanager
@@ -58,5 +81,18 @@ def counting_gdal_message(fragment: str) -> Iterator[GdalMessageCount]:
     try:
         with rasterio.Env():
             yield counter
+    finally:
+        logger.removeFilter(counter)
+
+
+@contextmanager
+def counting_log_message(logger_name: str, fragment: str) -> Iterator[MessageCount]:
+    """Within the block, the first record of ``logger_name`` containing ``fragment`` is
+    logged and the later ones are only counted (``count`` includes the first)."""
+    counter = MessageCount(fragment, keep=1)
+    logger = logging.getLogger(logger_name)
+    logger.addFilter(counter)
+    try:
+        yield counter
     finally:
         logger.removeFilter(counter)

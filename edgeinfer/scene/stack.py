@@ -176,6 +176,8 @@ def _content_unit(ds: Any, name: str, bidx: int) -> str:
 # DN -> reflectance of integer optical stacks that carry no GDAL scale: ESA's Sentinel-2
 # L1C/L2A quantification value is 10000 (Sentinel-2 Products Specification Document).
 _DEFAULT_DN_SCALE = {"sentinel2": 1e-4}
+# the text of the warning that such a default was assumed (eval ship counts its repeats)
+DN_SCALE_ASSUMED = "integer bands without GDAL scale metadata; assumed reflectance"
 
 
 def _dn_reflectance_scale(ds: Any, name: str, product: str, opts: OpenOptions) -> float | None:
@@ -192,10 +194,11 @@ def _dn_reflectance_scale(ds: Any, name: str, product: str, opts: OpenOptions) -
     default = _DEFAULT_DN_SCALE.get(product)
     if default is not None:
         log.warning(
-            "%s: integer bands without GDAL scale metadata; assumed reflectance = DN x %g (ESA "
-            "quantification value); pass reflectance_scale / --reflectance-scale if the file "
-            "uses another convention (e.g. Sentinel Hub AUTO exports: 1/65535)",
+            "%s: %s = DN x %g (ESA quantification value); pass reflectance_scale / "
+            "--reflectance-scale if the file uses another convention (e.g. Sentinel Hub AUTO "
+            "exports: 1/65535)",
             name,
+            DN_SCALE_ASSUMED,
             default,
         )
     return default
