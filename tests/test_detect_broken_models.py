@@ -124,10 +124,13 @@ def test_a_scene_no_detector_fits_is_an_error_with_every_reason(
     out, mask = tmp_path / "a.geojson", tmp_path / "m.tif"
     assert main(["-q", "detect", SAR["path"], "-o", str(out), "--mask-out", str(mask)]) == 2
     msg = _error_line(capsys)
-    assert "no detector has a model that fits scene sar_sea" in msg
-    assert "fire: no fire model fits the scene (product sar, bands VV)" in msg
-    assert "ship: no ship model in" in msg and "cloud: no cloud model fits" in msg
+    assert "no detector has a model that fits scene sar_sea (product sar, bands VV)" in msg
+    assert "fire: fire_landsat (landsat; B1,B4,B5,B6,B7)" in msg
+    assert "ship: none in" in msg and "cloud: cloud_landsat (landsat; B2,B3,B4,B5,B6,B7)" in msg
+    assert "no fire model takes a sar scene; if the file is of another product" in msg
     assert "--bands" in msg and "--product" in msg
+    assert "skipped broken model files fire_sentinel2.onnx" in msg
+    assert len(msg) < 600  # one readable line, not every model's reasons three times over
     assert not out.exists() and not list(tmp_path.glob("m*.tif"))
 
 

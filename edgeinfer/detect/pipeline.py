@@ -338,8 +338,8 @@ def _choose_models(
             skipped[detector] = str(exc)
             logger.info("skipping detector %s: %s", detector, exc)
     if not models:
-        reasons = "; ".join(f"{d}: {why}" for d, why in skipped.items())
-        raise ModelError(f"no detector has a model that fits scene {scene.scene_id}: {reasons}")
+        why = registry.unfit_summary(wanted, scene.band_names, scene.product)
+        raise ModelError(f"no detector has a model that fits scene {scene.scene_id} {why}")
     # cloud first: it decides which tiles the others see
     order = sorted(models, key=lambda d: d != "cloud")
     return {d: models[d] for d in order}, skipped

@@ -166,6 +166,38 @@ class ModelRegistry:
             f"{self._broken_note()}"
         )
 
+    def unfit_summary(self, detectors: Sequence[str], bands: Sequence[str], product: str) -> str:
+        """One short line for a scene that no model of ``detectors`` fits: the scene's
+        product and bands, what each detector's models are for (models for the same product
+        and bands together) and the fix (:meth:`select` explains one detector at length)."""
+        parts, hints = [], []
+        for detector in detectors:
+            candidates = [m for m in self.list_models() if m.detector == detector]
+            if not candidates:
+                parts.append(f"{detector}: none in {self.models_dir}")
+                continue
+            groups: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+            for m in candidates:
+                groups.setdefault((m.product, tuple(m.bands)), []).append(m.name)
+            needs = [
+                f"{', '.join(n)} ({'any product' if p == 'any' else p}; {','.join(b)})"
+                for (p, b), n in groups.items()
+            ]
+            parts.append(f"{detector}: {', '.join(needs)}")
+            hints.append(_fix_hint(detector, candidates, bands, product))
+        hint = next((h for h in hints if h.startswith("name the bands")), None)
+        if hint is None:
+            hint = (
+                hints[0].split(" (they are", 1)[0] + "; if the file is of another product, "
+                "choose it with --product and name its bands with --bands"
+                if hints
+                else REBUILD_HINT
+            )
+        return (
+            f"(product {product}, bands {','.join(bands) or '(none)'}); the models are "
+            f"{'; '.join(parts)}; {hint}{self._broken_note()}"
+        )
+
     def check_names(self, names: Sequence[str]) -> None:
         """Raise :class:`UnknownNameError` (listing the models) for a name not here, the
         file's :class:`ModelError` for a broken one."""
