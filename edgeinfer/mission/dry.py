@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from edgeinfer.mission.build import build_constellation, build_stations
 from edgeinfer.mission.config import SAR_PRODUCTS, MissionConfig
 from edgeinfer.mission.plan import MissionPlan, SceneSite, plan_mission
+from edgeinfer.mission.scenes import each_scene
 from edgeinfer.node.fleet import Fleet
 from edgeinfer.orbit import SunEphemeris
 from edgeinfer.scene import open_scene
@@ -26,6 +28,8 @@ class DryRun:
     plan: MissionPlan
     fleet: Fleet
     wall_s: dict[str, float] = field(default_factory=dict)
+    failed_scenes: list[dict[str, Any]] = field(default_factory=list)
+    """Scenes that could not be used, as in a run's ``metrics.json`` (the others are planned)."""
 
     @property
     def sim_seconds_per_wall_second(self) -> float:
@@ -33,15 +37,12 @@ class DryRun:
 
 
 def dry_run(config: MissionConfig, sun: SunEphemeris | None = None) -> DryRun:
-    """Plan ``config`` and step all budgets through its events (no tiles, no inference)."""
+    """Plan ``config`` and step all budgets through its events (no tiles, no inference).
+    A scene that cannot be opened is left out and listed in ``failed_scenes`` with the
+    error, as ``edgeinfer run`` does; none usable is a :class:`ConfigError`."""
     t0 = time.perf_counter()
-    sites = []
-    for spec in config.scenes:
-        with open_scene(spec.path, product=spec.product, bands=spec.bands) as scene:
-            daylight = spec.daylight_only
-            if daylight is None:
-                daylight = scene.product not in SAR_PRODUCTS
-            sites.append(SceneSite(scene.scene_id, tuple(scene.footprint_lonlat()), daylight))
+    failed: list[dict[str, Any]] = []
+    sites = each_scene(config, failed, _site)
     t1 = time.perf_counter()
     m = config.mission
     plan = plan_mission(
@@ -72,4 +73,18 @@ def dry_run(config: MissionConfig, sun: SunEphemeris | None = None) -> DryRun:
         fleet.advance(event.t_s)
     fleet.advance(plan.duration_s)
     t3 = time.perf_counter()
-    return DryRun(plan, fleet, {"scenes_s": t1 - t0, "plan_s": t2 - t1, "budgets_s": t3 - t2})
+    return DryRun(
+        plan,
+        fleet,
+        {"scenes_s": t1 - t0, "plan_s": t2 - t1, "budgets_s": t3 - t2},
+        failed_scenes=failed,
+    )
+
+
+def _site(spec: Any, where: str, opened: list[SceneSite]) -> SceneSite:
+    """Where a scene lies and whether it is imaged by day only (no tiles read)."""
+    with open_scene(spec.path, product=spec.product, bands=spec.bands) as scene:
+        daylight = spec.daylight_only
+        if daylight is None:
+            daylight = scene.product not in SAR_PRODUCTS
+        return SceneSite(scene.scene_id, tuple(scene.footprint_lonlat()), daylight)

@@ -13,9 +13,10 @@ import json
 import logging
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from edgeinfer.detect import ModelRegistry
 from edgeinfer.errors import ConfigError, EdgeInferError, GeoreferenceError, SceneError
@@ -28,6 +29,8 @@ from edgeinfer.scene import RasterScene, compressed_size_bytes, open_scene
 logger = logging.getLogger(__name__)
 
 TRUTH_KINDS = ("fire", "ship")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -92,13 +95,23 @@ def open_mission_scenes(
     wrong bands, no georeference, larger than ``detection.max_scene_pixels``) is appended to
     it as ``{"scene", "path", "error"}`` and the mission goes on with the others (an error
     only when none is left); without it the first such scene raises."""
+    return each_scene(config, failed, lambda spec, where, out: _open_one(config, spec, where, out))
+
+
+def each_scene(
+    config: MissionConfig,
+    failed: list[dict[str, Any]] | None,
+    open_one: Callable[[Any, str, list[T]], T],
+) -> list[T]:
+    """``open_one(spec, where, opened so far)`` for every scene of ``config``, with
+    :func:`open_mission_scenes`' handling of the scenes that cannot be used (``failed``)."""
     if _is_sample(config):
         ensure_sample_data(config)
-    out: list[MissionScene] = []
+    out: list[T] = []
     for i, spec in enumerate(config.scenes):
         where = f"scenes[{i}] ({spec.path})"
         try:
-            out.append(_open_one(config, spec, where, out))
+            out.append(open_one(spec, where, out))
         except ConfigError:  # the mission file's mistake (duplicate id, truth file): stop
             raise
         except EdgeInferError as exc:
