@@ -367,6 +367,16 @@ class OnboardStore:
         with self.transaction() as con:
             return con.execute("UPDATE packets SET state = 0 WHERE state = 1").rowcount
 
+    def requeue(self, keys: Iterable[PacketKey]) -> int:
+        """Send these in-flight packets back to pending (a relay that got no custody)."""
+        with self.transaction() as con:
+            before = con.total_changes
+            con.executemany(
+                "UPDATE packets SET state = 0 WHERE apid = ? AND full_seq = ? AND state = 1",
+                [(k.apid, k.full_seq) for k in keys],
+            )
+            return con.total_changes - before
+
     def counts(self) -> dict[PacketState, tuple[int, int]]:
         """``{state: (packets, bytes)}``."""
         rows = self._con.execute(

@@ -254,8 +254,8 @@ def _simulate(
             )
         )
     executor.get(configs)
-    if relay is not None:  # the relay needs every group: a lost one ends the run (GroupLost)
-        return relay.simulate(executor, groups, members, bounds, progress), {}
+    if relay is not None:  # lost groups as below; the relays route around their satellites
+        return relay.simulate(executor, groups, members, bounds, progress)
     lost: dict[int, LostGroup] = {}
     pending = [[executor.call(h, "run", w) for h in groups] for w in range(n_windows)]
     for w, calls in enumerate(pending):

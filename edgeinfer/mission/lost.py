@@ -7,6 +7,11 @@ on: the other groups finish their windows, the ground keeps every alert the lost
 already downlinked, and ``metrics.json`` lists the group under ``lost_groups``. Its satellites
 have no report (their budgets and counters died with the process), so the per-satellite
 figures and totals cover the groups that finished.
+
+With crosslinks the relay loop (:mod:`edgeinfer.relay.drive`) waits for the groups the same
+way (:func:`wait_each`) and reports its lost groups alike; its relays then route around the
+lost satellites, and packets handed toward them that they never acknowledged go back to
+their senders.
 """
 
 from __future__ import annotations

@@ -22,6 +22,21 @@ forwarding satellites; the driver sends each batch along its path to the receive
 which stores it at the start of its next step (still at time t, before any later event), and
 the receivers' custody acknowledgements go back to the senders one step later
 (:mod:`edgeinfer.relay.transfer`). Energy of every hop is charged to both ends.
+
+A group that dies for good (its restarts spent) is lost as without crosslinks
+(:mod:`edgeinfer.mission.lost`): each group's call is waited for on its own, the others go on,
+and the lost group is called no more (later barriers, the tail, ``finish``). From the barrier
+where the loss shows, the relays follow a schedule recomputed from the contact plan without
+the lost satellites (no crosslink touches them, no pass of theirs counts), taken at the
+planned barriers only: a forward of the new schedule at a tick that is no barrier is not made
+(the packet stays aboard and goes down through its own satellite's pass, or moves at a later
+barrier). Packets the driver had handed toward a lost satellite whose custody was never
+reported (it died before its store reached the driver), and packets taken at this barrier
+whose path now has no forward, go back to their sender's pending queue at the next step
+(``RelayIn.returns``; ``RelayLog.returned``): the sender kept them in flight all along, so
+none is lost. Packets a lost satellite had already taken into custody died with it, like its
+own unsent alerts; those never delivered are counted
+(``crosslinks.relayed_alerts_lost_with_groups`` in metrics.json, from ``RelayLog.lost_custody``).
 """
 
 from __future__ import annotations
@@ -30,7 +45,7 @@ import bisect as _bisect
 import itertools
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +53,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edgeinfer.link import PacketKey, decode_packet
+from edgeinfer.mission.lost import LostGroup, lost_satellites, wait_each
 from edgeinfer.mission.plan import MissionPlan
 from edgeinfer.orbit.constellation import Constellation
 from edgeinfer.orbit.crosslinks import SPEED_OF_LIGHT_KM_S
@@ -67,6 +83,12 @@ class RelayLog:
     transfers: int = 0
     barriers: int = 0
     crc_failures: int = 0
+    #: (tick time s, path) of every transfer, in order
+    moves: list[tuple[float, tuple[int, ...]]] = field(default_factory=list)
+    #: packets handed back to their sender with no custody taken (a lost group on the path)
+    returned: int = 0
+    #: relayed packets last held in custody by a satellite of a lost group: key -> satellite
+    lost_custody: dict[PacketKey, int] = field(default_factory=dict)
 
     def record(
         self,
@@ -82,6 +104,7 @@ class RelayLog:
         sizes = [len(p) for p in packets]
         total = sum(sizes)
         self.transfers += 1
+        self.moves.append((float(schedule.plan.ticks_s[tick]), tuple(path)))
         for a, b in itertools.pairwise(path):
             e = config.energy_wh(total)
             energy[a] += e
@@ -164,17 +187,22 @@ class RelayRun:
         members: Sequence[Sequence[tuple[int, str]]],
         bounds: FloatArray,
         progress: Progress | None,
-    ) -> list[dict[str, Any]]:
+    ) -> tuple[list[dict[str, Any]], dict[int, LostGroup]]:
         """Run the configured groups through every window (their windows end at ``bounds``),
-        stopping at relay barriers; then finish. Returns the groups' final reports."""
-        schedule, config, log, plan = self.schedule, self.config, self.log, self.plan
+        stopping at relay barriers; then finish. Returns the final reports of the groups that
+        finished and the groups lost for good (:mod:`edgeinfer.mission.lost`), which are
+        called no more; from the barrier where a loss shows, relays follow a schedule
+        recomputed without the lost satellites."""
+        config, log, plan = self.config, self.log, self.plan
+        schedule = self.schedule  # the one in force: rerouted after every loss
         group_of = {sat: g for g, sats in enumerate(members) for sat, _ in sats}
         ticks = schedule.plan.ticks_s
         tick_of = {float(ticks[k]): k for k in schedule.ticks_with_forwards}
         captures = sorted((c.t_s, c.sat) for c in plan.captures)
         incoming = [RelayIn() for _ in groups]
-        in_transit: dict[PacketKey, int] = {}
+        in_transit: dict[PacketKey, tuple[int, int]] = {}  # key -> (sender, receiver)
         hot: set[int] = set()
+        lost: dict[int, LostGroup] = {}
         limit = config.bytes_per_tick()
         last = len(bounds) - 2
         t = 0.0
@@ -190,8 +218,8 @@ class RelayRun:
                 if not maybe.intersection(schedule.senders(k)):
                     continue
             senders = {} if k is None or w == last else {s: limit for s in schedule.senders(k)}
-            calls = [
-                executor.call(
+            calls = {
+                g: executor.call(
                     h,
                     "relay_step",
                     incoming[g],
@@ -199,43 +227,73 @@ class RelayRun:
                     {s: b for s, b in senders.items() if group_of[s] == g},
                 )
                 for g, h in enumerate(groups)
-            ]
-            results = executor.get(calls)
+                if g not in lost
+            }
+            n_lost = len(lost)
+            results = list(wait_each(executor, calls, members, w, lost).values())
             log.barriers += int(w != last)
             if progress is not None:
                 progress(until, plan.duration_s)
+            if len(lost) > n_lost:
+                schedule = self.reroute(lost_satellites(lost))
             incoming = [RelayIn(t_s=until) for _ in groups]
-            hot = self._collect(results, incoming, in_transit, group_of)
+            hot = self._collect(results, incoming, in_transit, group_of, lost)
             if senders and k is not None:
-                hot |= self._route(k, results, incoming, in_transit, group_of)
+                hot |= self._route(k, schedule, results, incoming, in_transit, group_of)
+            _keep_resent(incoming, in_transit)
             t = until
-        tail = [
-            executor.call(h, "relay_step", incoming[g], last, {})
+        tail = {
+            g: executor.call(h, "relay_step", incoming[g], last, {})
             for g, h in enumerate(groups)
-            if incoming[g].acks or incoming[g].deliveries or incoming[g].energy_wh
-        ]
-        for res in executor.get(tail):
+            if g not in lost
+            and (
+                incoming[g].acks
+                or incoming[g].deliveries
+                or incoming[g].energy_wh
+                or incoming[g].returns
+            )
+        }
+        for res in wait_each(executor, tail, members, last, lost).values():
             for keys in res["stored"].values():
                 for key in map(PacketKey._make, keys):
                     in_transit.pop(key, None)
+        gone = lost_satellites(lost)
+        log.lost_custody = {
+            key: sat for key, sat in log.holder.items() if sat in gone and key not in in_transit
+        }
         if in_transit:
             logger.warning("%d relayed packets await custody at the end", len(in_transit))
         logger.info(
-            "relays: %d barriers, %d transfers, %d packets moved",
+            "relays: %d barriers, %d transfers, %d packets moved, %d handed back",
             log.barriers,
             log.transfers,
             sum(log.packets_sent.values()),
+            log.returned,
         )
-        return list(executor.get([executor.call(h, "finish", plan.duration_s) for h in groups]))
+        finish = {
+            g: executor.call(h, "finish", plan.duration_s)
+            for g, h in enumerate(groups)
+            if g not in lost
+        }
+        return list(wait_each(executor, finish, members, None, lost).values()), lost
+
+    def reroute(self, gone: Collection[int]) -> RelaySchedule:
+        """The relay schedule with satellites ``gone`` removed from the contact plan. Its
+        forwards are taken at the planned barriers only (the groups' windows are fixed)."""
+        logger.warning("relays route around lost satellite(s) %s from here on", sorted(gone))
+        contacts = self.schedule.plan.without(gone)
+        return relay_schedule(contacts, self.config.forward_if_no_contact_within_s)
 
     def _collect(
         self,
         results: Sequence[Mapping[str, Any]],
         incoming: list[RelayIn],
-        in_transit: dict[PacketKey, int],
+        in_transit: dict[PacketKey, tuple[int, int]],
         group_of: Mapping[int, int],
+        lost: Mapping[int, LostGroup],
     ) -> set[int]:
-        """Custody acks for the senders of the last barrier; who may hold alerts now."""
+        """Custody acks for the senders of the last barrier, packets sent to a lost group
+        back to their senders; who may hold alerts now."""
         hot: set[int] = set()
         for res in results:
             self.log.crc_failures += int(res.get("relay_crc_failures", 0))
@@ -243,32 +301,74 @@ class RelayRun:
             hot.update(res["busy"])
             for keys in res["stored"].values():
                 for key in map(PacketKey._make, keys):
-                    sender = in_transit.pop(key, None)
-                    if sender is not None:
+                    sender, _ = in_transit.pop(key, (None, None))
+                    if sender is not None and group_of[sender] not in lost:
                         acks = incoming[group_of[sender]].acks.setdefault(sender, [])
                         acks.append((key.apid, key.epoch, key.seq_count))
+        for key, (sender, receiver) in list(in_transit.items()):
+            if group_of[receiver] in lost:  # it died before its store was reported
+                del in_transit[key]
+                if group_of[sender] not in lost:  # the sender still holds it, in flight
+                    self._hand_back(sender, [key], incoming, group_of)
+                    hot.add(sender)
         return hot
 
     def _route(
         self,
         k: int,
+        schedule: RelaySchedule,
         results: Sequence[Mapping[str, Any]],
         incoming: list[RelayIn],
-        in_transit: dict[PacketKey, int],
+        in_transit: dict[PacketKey, tuple[int, int]],
         group_of: Mapping[int, int],
     ) -> set[int]:
-        """Carry the senders' packets along their paths; charge every hop's energy."""
-        forwards = {f.sender: f for f in self.schedule.forwards[k]}
-        receivers: set[int] = set()
+        """Carry the senders' packets along their paths in ``schedule``; charge every hop's
+        energy. A sender with no forward there any more (its path went through a satellite
+        lost at this barrier) gets its packets back."""
+        forwards = {f.sender: f for f in schedule.forwards.get(k, [])}
+        hot: set[int] = set()
         for res in results:
             for sender, packets in res["outgoing"].items():
-                f = forwards[sender]
-                energy = self.log.record(self.schedule, self.config, k, f.path, packets)
+                f = forwards.get(sender)
+                if f is None:
+                    keys = [decode_packet(raw).key for raw in packets]
+                    self._hand_back(sender, keys, incoming, group_of)
+                    hot.add(sender)
+                    continue
+                energy = self.log.record(schedule, self.config, k, f.path, packets)
                 incoming[group_of[f.receiver]].deliveries.setdefault(f.receiver, []).extend(packets)
-                receivers.add(f.receiver)
+                hot.add(f.receiver)
                 for raw in packets:
-                    in_transit[decode_packet(raw).key] = sender
+                    in_transit[decode_packet(raw).key] = (sender, f.receiver)
                 for sat, wh in energy.items():
                     box = incoming[group_of[sat]].energy_wh
                     box[sat] = box.get(sat, 0.0) + wh
-        return receivers
+        return hot
+
+    def _hand_back(
+        self,
+        sender: int,
+        keys: Sequence[PacketKey],
+        incoming: list[RelayIn],
+        group_of: Mapping[int, int],
+    ) -> None:
+        """Packets ``sender`` handed over that nobody took into custody: back to its pending
+        queue at the next step (its own pass or a later relay takes them down)."""
+        box = incoming[group_of[sender]].returns.setdefault(sender, [])
+        box.extend((key.apid, key.epoch, key.seq_count) for key in keys)
+        for key in keys:
+            self.log.holder[key] = sender
+        self.log.returned += len(keys)
+
+
+def _keep_resent(incoming: list[RelayIn], in_transit: Mapping[PacketKey, tuple[int, int]]) -> None:
+    """Drop from the returns a packet its sender has just handed over again (after a pass
+    put it back to pending): it is in transit once more and waits for that custody."""
+    for box in incoming:
+        for sender, keys in list(box.returns.items()):
+            kept = [
+                k for k in keys if in_transit.get(PacketKey._make(k), (None, None))[0] != sender
+            ]
+            box.returns[sender] = kept
+            if not kept:
+                del box.returns[sender]

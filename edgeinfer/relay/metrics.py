@@ -123,6 +123,14 @@ def relay_metrics(
         "barriers": log.barriers if log else 0,
         "transfers": log.transfers if log else 0,
         "relay_crc_failures": log.crc_failures if log else 0,
+        # handed toward a satellite lost before taking custody: back to their senders
+        "packets_returned_to_sender": log.returned if log else 0,
+        # in the custody of a satellite whose group was lost, never delivered: died with it
+        "relayed_alerts_lost_with_groups": len(
+            set(log.lost_custody) - {PacketKey(r["apid"], r["epoch"], r["seq_count"]) for r in rows}
+        )
+        if log
+        else 0,
         "alerts_relayed": sum(1 for r in rows if r["hops"] > 0),
         "hops_histogram": {str(h): n for h, n in sorted(hops.items())},
         "hops_max": max(hops, default=0),

@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -118,6 +118,25 @@ class ContactPlan:
             pairs=pairs,
             visible=visible,
             range_km=rng,
+        )
+
+    def without(self, sats: Collection[int]) -> ContactPlan:
+        """This plan with satellites ``sats`` gone (their groups were lost): no crosslink
+        touches them and they have no pass, so no route starts, passes or ends there."""
+        gone = set(sats)
+        touching = np.asarray(np.isin(self.pairs, sorted(gone)).any(axis=1), dtype=bool)
+        visible = self.visible & ~touching[:, np.newaxis]
+        return replace(
+            self,
+            pass_starts=tuple(
+                np.empty(0, dtype=np.float64) if i in gone else s
+                for i, s in enumerate(self.pass_starts)
+            ),
+            windows=tuple(
+                w for w in self.windows if w.index_a not in gone and w.index_b not in gone
+            ),
+            visible=visible,
+            range_km=np.where(visible, self.range_km, np.nan).astype(np.float32),
         )
 
     def next_pass(self, sat: int, t_s: float) -> float:

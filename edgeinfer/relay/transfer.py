@@ -10,7 +10,9 @@ and returns the keys it holds; at the next step the sender acknowledges those ke
 is thus always held by at least one durable queue, and the ground still de-duplicates end to
 end (docs/link.md): should a sender meet a station before the custody acknowledgement arrives,
 its in-flight packets go back to pending and may reach the ground twice, once through each
-satellite, and the ground drops the second copy.
+satellite, and the ground drops the second copy. Should the receiver's group be lost before
+its store is reported, the driver hands the packets back (``RelayIn.returns``): the sender
+puts them back to pending, for its own pass or a later relay (:mod:`edgeinfer.relay.drive`).
 
 Only alert packets are relayed; image chips stay with their satellite (they are sent with
 spare pass capacity only, docs/missions.md).
@@ -39,10 +41,13 @@ MAX_PACKETS_PER_TICK = 100_000
 @dataclass
 class RelayIn:
     """What the driver hands a group at the start of a step, at simulated time ``t_s``:
-    custody acknowledgements for its senders, packets for its receivers, crosslink energy."""
+    custody acknowledgements for its senders, packets for its receivers, crosslink energy,
+    and ``returns``: packets its senders handed over that no receiver took into custody (the
+    receiver's group was lost, or a satellite on the path was), back to pending."""
 
     t_s: float = 0.0
     acks: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)
+    returns: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)
     deliveries: dict[int, list[bytes]] = field(default_factory=dict)
     energy_wh: dict[int, float] = field(default_factory=dict)
 
@@ -121,13 +126,16 @@ def relay_step(
     group: _Group, incoming: RelayIn, window: int, senders: Mapping[int, int]
 ) -> dict[str, Any]:
     """One step of a group in a mission with crosslinks: apply ``incoming`` (custody acks,
-    received packets, energy) where the group stands (the end of the last window it ran, the
-    previous relay barrier), run its windows up to ``window``, then take the packets of
-    ``senders`` ({satellite: max bytes}) at the end of that window for the driver to carry."""
+    returned packets, received packets, energy) where the group stands (the end of the last
+    window it ran, the previous relay barrier), run its windows up to ``window``, then take
+    the packets of ``senders`` ({satellite: max bytes}) at the end of that window for the
+    driver to carry."""
     nodes = group.nodes
     for sat, keys in incoming.acks.items():
         node = nodes[sat]
         node.queue.acknowledge([PacketKey(*k) for k in keys], node.posix(incoming.t_s))
+    for sat, keys in incoming.returns.items():
+        nodes[sat].queue.store.requeue([PacketKey(*k) for k in keys])
     stored: dict[int, list[tuple[int, int, int]]] = {}
     crc_failures = 0
     for sat, packets in incoming.deliveries.items():
