@@ -12,6 +12,7 @@ which it hands over at 24,960 s along SSO-3 -> SSO-2 -> SSO-1 -> SSO-8 to SSO-8'
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,8 @@ import pytest
 from chaos_helpers import alert_set
 from test_crosslinks_routing import _hand_plan
 
-from edgeinfer.link import AlertItem, OnboardQueue, decode_packet
+from edgeinfer.errors import GroupLost
+from edgeinfer.link import AlertItem, OnboardQueue, PacketKey, decode_packet
 from edgeinfer.mission import MissionResult, load_mission, run_mission, sample_mission_path
 from edgeinfer.mission import faultplan as faultplan_module
 from edgeinfer.mission.chaos import Kill
@@ -27,9 +29,11 @@ from edgeinfer.mission.config import MissionConfig
 from edgeinfer.mission.faultplan import FaultPlan
 from edgeinfer.mission.local import LocalExecutor
 from edgeinfer.mission.operators import prepare_relays
+from edgeinfer.relay.config import CrosslinksConfig
 from edgeinfer.relay.drive import RelayLog, RelayRun
+from edgeinfer.relay.metrics import relay_metrics
 from edgeinfer.relay.routing import relay_schedule
-from edgeinfer.relay.transfer import take_for_relay
+from edgeinfer.relay.transfer import RelayIn, take_for_relay
 
 SSO1, SSO2, SSO3, SSO8 = 0, 1, 2, 7
 TRANSFER_S = 24_960.0  # SSO-3's hand-over in the run without a kill
@@ -187,3 +191,97 @@ def test_a_hand_back_requeues_only_the_packets_named(tmp_path: Any) -> None:
     s = q.status()
     assert (s.acked_packets, s.pending_packets, s.in_flight_packets) == (1, 2, 1)
     q.close()
+
+
+class _Group:
+    """A stand-in group of satellites ``sats`` for RelayRun.simulate: satellite 0 holds
+    ``packets`` and hands them over whenever asked; deliveries are stored (custody reported)
+    at once; the call numbered ``dies_at`` raises GroupLost, as a dead process answers."""
+
+    def __init__(self, sats: list[int], packets: list[bytes], dies_at: int | None) -> None:
+        self.sats, self.dies_at = sats, dies_at
+        self.seen: list[RelayIn] = []
+        self.data = {tuple(decode_packet(p).key): p for p in packets}
+        self.pending = set(self.data)
+
+    def relay_step(self, incoming: RelayIn, window: int, senders: dict[int, int]) -> Any:
+        self.seen.append(incoming)
+        if len(self.seen) == self.dies_at:
+            raise GroupLost("killed for good")
+        for keys in incoming.returns.values():
+            self.pending |= set(keys)
+        out = {s: [self.data[k] for k in sorted(self.pending)] for s in senders if self.pending}
+        if out:
+            self.pending.clear()
+        return {
+            "stored": {
+                s: [tuple(decode_packet(p).key) for p in ps]
+                for s, ps in incoming.deliveries.items()
+            },
+            "outgoing": out,
+            "pending": {s: int(s == 0) for s in self.sats},  # satellite 0 is always busy
+            "busy": [],
+            "relay_crc_failures": 0,
+        }
+
+    def finish(self, end_s: float) -> dict[str, Any]:
+        return {"sats": self.sats}
+
+
+class _Executor:
+    def call(self, handle: _Group, method: str, *args: Any) -> Any:
+        return (handle, method, args)
+
+    def get(self, call: Any) -> Any:
+        handle, method, args = call
+        return getattr(handle, method)(*args)
+
+
+def _hand_run(tmp_path: Any, dies_at: int) -> tuple[RelayRun, list[_Group], Any]:
+    """The hand plan of test_crosslinks_routing, one group per satellite, S0 holding three
+    alerts captured at 10 s: barriers at 240 s (S0 -> S1 -> S2, for S2's pass at 300 s) and
+    540 s (S0 -> S1, the last tick of their link); S2's group dies at its call ``dies_at``."""
+    q = OnboardQueue(tmp_path / "onboard", 0)
+    q.enqueue_alerts(AlertItem("ship", 150, 1.7e9 + i, bytes([i]) * 48) for i in range(3))
+    packets = take_for_relay(q, 10_000, 1.7e9)
+    q.close()
+    contacts = _hand_plan()
+    config = CrosslinksConfig(enabled=True, tick_s=60.0, forward_if_no_contact_within_s=0.0)
+    plan = SimpleNamespace(
+        captures=[SimpleNamespace(t_s=10.0, sat=0)],
+        duration_s=6000.0,
+        satellites=("S0", "S1", "S2"),
+        passes=[],
+    )
+    run = RelayRun(config, relay_schedule(contacts, 0.0), plan)  # type: ignore[arg-type]
+    groups = [_Group([0], packets, None), _Group([1], [], None), _Group([2], [], dies_at)]
+    members = [[(0, "S0")], [(1, "S1")], [(2, "S2")]]
+    bounds = run.bounds(np.array([0.0, 6000.0]))
+    finished, lost = run.simulate(_Executor(), groups, members, bounds, None)
+    assert [f["sats"] for f in finished] == [[0], [1]] and list(lost) == [2]
+    return run, groups, {PacketKey(*k) for k in groups[0].data}
+
+
+def test_packets_in_a_lost_satellites_custody_die_with_it_and_are_counted(
+    tmp_path: Any,
+) -> None:
+    run, groups, keys = _hand_run(tmp_path, dies_at=3)  # S2 reported its store, then died
+    log = run.log
+    assert log.moves[0] == (240.0, (0, 1, 2)) and len(log.moves) == 1
+    assert groups[0].seen[2].acks == {0: sorted(tuple(k) for k in keys)}  # custody acked
+    assert log.returned == 0 and log.lost_custody == dict.fromkeys(keys, 2)
+    figures = relay_metrics([], run.plan, 0.0, run.config, run.schedule, log)  # type: ignore[arg-type]
+    assert figures["relayed_alerts_lost_with_groups"] == 3
+
+
+def test_packets_sent_to_a_group_that_dies_before_its_store_is_reported_come_back(
+    tmp_path: Any,
+) -> None:
+    run, groups, keys = _hand_run(tmp_path, dies_at=2)  # S2 died in the call that stores
+    log = run.log
+    back = groups[0].seen[2].returns  # at the next step, S0 gets them back, no ack
+    assert back == {0: sorted(tuple(k) for k in keys)} and groups[0].seen[2].acks == {}
+    assert log.returned == 3 and log.lost_custody == {}
+    assert log.moves == [(240.0, (0, 1, 2))]  # no barrier after 540 s: nothing moves again
+    assert groups[0].pending == {tuple(k) for k in keys}  # aboard S0 for its pass at 5000 s
+    assert all(log.holder[k] == 0 for k in keys)

@@ -257,10 +257,6 @@ class RelayRun:
             for keys in res["stored"].values():
                 for key in map(PacketKey._make, keys):
                     in_transit.pop(key, None)
-        gone = lost_satellites(lost)
-        log.lost_custody = {
-            key: sat for key, sat in log.holder.items() if sat in gone and key not in in_transit
-        }
         if in_transit:
             logger.warning("%d relayed packets await custody at the end", len(in_transit))
         logger.info(
@@ -275,7 +271,12 @@ class RelayRun:
             for g, h in enumerate(groups)
             if g not in lost
         }
-        return list(wait_each(executor, finish, members, None, lost).values()), lost
+        finished = list(wait_each(executor, finish, members, None, lost).values())
+        gone = lost_satellites(lost)  # a group lost at its final report counts too
+        log.lost_custody = {
+            key: sat for key, sat in log.holder.items() if sat in gone and key not in in_transit
+        }
+        return finished, lost
 
     def reroute(self, gone: Collection[int]) -> RelaySchedule:
         """The relay schedule with satellites ``gone`` removed from the contact plan. Its
