@@ -12,6 +12,7 @@ import rasterio
 from conftest import shared_path
 from rasterio.errors import NotGeoreferencedWarning
 
+from edgeinfer.scene import open_scene
 from edgeinfer.scene.gdal_messages import TIFF_NO_EXTRASAMPLES, counting_gdal_message
 
 CHIP = "S1A_GRDH_20150823T221233_007396__Cargo_x10661_y11170.tif"  # dual-pol, MATLAB TIFF
@@ -50,3 +51,18 @@ def test_other_gdal_warnings_still_show(tmp_path: Path, caplog: pytest.LogCaptur
             dst.write(np.zeros((1, 4, 4), np.uint8))
     assert seen.count == 0
     assert "does not support creation option FOO" in caplog.text
+
+
+def test_open_scene_shows_a_files_gdal_warning_once(
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """libtiff warns each time the chip's directory is read while the scene is opened (at
+    open, then without the file name on a metadata read): one WARNING, no raw
+    ``Warning 1:`` line on stderr."""
+    caplog.set_level(logging.WARNING)
+    path = shared_path("ships_sar_sentinel1_opensarship_grd_cal", "chips", CHIP)
+    with open_scene(path, bands="VH,VV", pixel_size_m=10.0) as scene:
+        assert scene.band_names == ("VH", "VV")
+    shown = [r for r in caplog.records if "TIFFReadDirectory" in r.getMessage()]
+    assert len(shown) == 1 and CHIP in shown[0].getMessage()
+    assert "TIFFReadDirectory" not in capfd.readouterr().err

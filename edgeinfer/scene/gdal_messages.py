@@ -5,7 +5,9 @@ active and prints ``Warning 1: ...`` to stderr itself otherwise (for instance wh
 opened in one block is read after it). :func:`counting_gdal_message` keeps an Env active for
 its whole block, so every message goes to that logger, and drops the records whose text holds
 one known fragment, counting them and the files they name; every other message passes
-unchanged. :func:`counting_log_message` does the same for one of edgeinfer's own messages
+unchanged. :func:`gdal_messages_once` lets each distinct GDAL message through once (libtiff
+repeats a file's directory warning each time it reads the directory while a scene is
+opened). :func:`counting_log_message` does the same for one of edgeinfer's own messages
 (e.g. the reflectance scale assumed for each of many windows), letting the first through.
 The caller states the count once, with why the message is harmless.
 """
@@ -13,6 +15,7 @@ The caller states the count once, with why the message is harmless.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -26,6 +29,13 @@ TIFF_NO_EXTRASAMPLES = (
     "doesn't match SamplesPerPixel"
 )
 _GDAL_LOGGER = "rasterio._env"
+
+
+def gdal_text(record: logging.LogRecord) -> str:
+    """GDAL's own message in a record of rasterio's logger."""
+    # rasterio logs "%s in %s" % (GDAL error code, GDAL's message)
+    args = record.args if isinstance(record.args, tuple) else ()
+    return str(args[-1]) if len(args) == 2 else record.getMessage()
 
 
 class MessageCount(logging.Filter):
@@ -62,9 +72,7 @@ class GdalMessageCount(MessageCount):
         self.files: set[str] = set()
 
     def text(self, record: logging.LogRecord) -> str:
-        # rasterio logs "%s in %s" % (GDAL error code, GDAL's message)
-        args = record.args if isinstance(record.args, tuple) else ()
-        return str(args[-1]) if len(args) == 2 else record.getMessage()
+        return gdal_text(record)
 
     def seen(self, text: str) -> None:
         name = text.split(self.fragment, 1)[0].rstrip(": ")
@@ -96,3 +104,34 @@ def counting_log_message(logger_name: str, fragment: str) -> Iterator[MessageCou
         yield counter
     finally:
         logger.removeFilter(counter)
+
+
+_FILE_PREFIX = re.compile(r"^\S+\.\w+: ")  # "chip.tif: " before a message GDAL raised at open
+
+
+class _FirstOfEach(logging.Filter):
+    """Lets each distinct GDAL message through once, with or without a file name before it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = _FILE_PREFIX.sub("", gdal_text(record))
+        if text in self.seen:
+            return False
+        self.seen.add(text)
+        return True
+
+
+@contextmanager
+def gdal_messages_once() -> Iterator[None]:
+    """Within the block GDAL's messages go to rasterio's logger, each distinct one once."""
+    once = _FirstOfEach()
+    logger = logging.getLogger(_GDAL_LOGGER)
+    logger.addFilter(once)
+    try:
+        with rasterio.Env():
+            yield
+    finally:
+        logger.removeFilter(once)

@@ -15,6 +15,7 @@ from rasterio.windows import Window
 from edgeinfer.errors import SceneError, unknown_name
 from edgeinfer.scene import landsat, sentinel2
 from edgeinfer.scene.bands import SENTINEL2_MSI
+from edgeinfer.scene.gdal_messages import gdal_messages_once
 from edgeinfer.scene.mtl import looks_like_mtl
 from edgeinfer.scene.options import PRODUCTS, OpenOptions, make_options
 from edgeinfer.scene.raster import RasterScene
@@ -70,7 +71,8 @@ def open_scene(
         resampling,
         reflectance_scale,
     )
-    scene, resolved = _dispatch(source, product, opts)
+    with gdal_messages_once():  # libtiff repeats a damaged directory's warning per look
+        scene, resolved = _dispatch(source, product, opts)
     scene.meta["open_args"] = {
         "source": _plain_source(source),
         "product": resolved,
