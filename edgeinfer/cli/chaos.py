@@ -56,6 +56,10 @@ def register_chaos(faults_app: typer.Typer) -> None:
         bars = result.bars()
         for name, ok in bars.items():
             console.print(f"{'PASS' if ok else 'FAIL'}  {name.replace('_', ' ')}")
+            if name == "faults_happened":
+                for kind, n in result.faults_seen().items():
+                    note = "" if n else " (configured, none drawn)"
+                    console.print(f"      {kind}: {n:,}{note}")
         console.print(f"wrote {out / 'chaos_vs_clean.json'}")
         if not all(bars.values()):
             raise typer.Exit(1)

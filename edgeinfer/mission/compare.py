@@ -65,12 +65,38 @@ def delivered_alerts(result: MissionResult) -> set[tuple[Any, ...]]:
     }
 
 
+#: The chaos-run counter that shows each radiation upset target was hit.
+_SEU_COUNTERS = {
+    "weights": "seu_weight_upsets",
+    "tiles": "seu_tile_upsets",
+    "records": "seu_record_upsets",
+}
+
+
+def configured_faults(faults: FaultsSection) -> dict[str, tuple[str, ...]]:
+    """The fault kinds ``[faults]`` asks for, each with the chaos run's counters (under
+    ``total``) whose sum shows that it happened."""
+    kinds: dict[str, tuple[str, ...]] = {}
+    if faults.kills:
+        kinds["actor kills"] = ("actor_restarts",)
+    if faults.packet_loss_prob > 0:
+        kinds["packet loss"] = ("packets_lost",)
+    if faults.packet_corrupt_prob > 0:
+        kinds["packet corruption"] = ("packets_corrupted",)
+    if faults.ack_loss_prob > 0:
+        kinds["acknowledgement loss"] = ("acks_lost",)
+    if faults.seu:
+        kinds["radiation upsets"] = tuple(_SEU_COUNTERS[t] for t in faults.seu_targets)
+    return kinds
+
+
 @dataclass
 class ChaosComparison:
-    """Both runs and what they show."""
+    """Both runs and what they show; ``faults``: the chaos run's ``[faults]``."""
 
     clean: MissionResult
     chaos: MissionResult
+    faults: FaultsSection
 
     def delivered(self, result: MissionResult) -> set[tuple[Any, ...]]:
         return delivered_alerts(result)
@@ -79,14 +105,23 @@ class ChaosComparison:
     def same_alerts(self) -> bool:
         return self.delivered(self.clean) == self.delivered(self.chaos)
 
-    def bars(self) -> dict[str, bool]:
-        """Issue 6's bars on the chaos run's totals."""
+    def faults_seen(self) -> dict[str, int]:
+        """How often each configured fault kind happened in the chaos run (its counters)."""
         t = self.chaos.total
         return {
+            kind: sum(int(t.get(k) or 0) for k in keys)
+            for kind, keys in configured_faults(self.faults).items()
+        }
+
+    def bars(self) -> dict[str, bool]:
+        """Issue 6's bars on the chaos run's totals. Faults happened: every kind of fault the
+        mission configures occurred at least once (a kind that was never drawn leaves the
+        comparison untested for it)."""
+        t = self.chaos.total
+        seen = self.faults_seen()
+        return {
             "counters_present": all(k in t for k, _ in ROWS[:9]),
-            "faults_happened": all(
-                t.get(k, 0) > 0 for k in ("actor_restarts", "packets_lost", "packets_corrupted")
-            ),
+            "faults_happened": bool(seen) and all(n > 0 for n in seen.values()),
             "nothing_lost_duplicated_or_corrupted": all(
                 t.get(k) == 0 for k in ("alerts_lost", "duplicates_delivered", "corrupted_accepted")
             ),
@@ -102,6 +137,7 @@ class ChaosComparison:
             "clean": {k: self.clean.total.get(k) for k, _ in ROWS},
             "chaos": {k: self.chaos.total.get(k) for k, _ in ROWS},
             "faults": self.chaos.metrics["run"].get("faults", {}),
+            "faults_seen": self.faults_seen(),
             "bars": self.bars(),
         }
 
@@ -141,6 +177,6 @@ def compare_chaos(
     finally:
         if session is not None:
             session.shutdown()
-    result = ChaosComparison(clean, chaos)
+    result = ChaosComparison(clean, chaos, config.faults)
     write_json(out / "chaos_vs_clean.json", result.to_json())
     return result
