@@ -78,12 +78,16 @@ class QueueConfig:
     every error of 1 to 3 bits (Koopman, "Best CRC polynomials", poly 0x1021: HD=4 to 32,751
     data bits). ``max_attempts``: give up on a packet after this many unacknowledged
     transmissions (None: never give up, the default; nothing is lost). ``store``: see
-    :class:`~edgeinfer.link.store.StoreConfig`.
+    :class:`~edgeinfer.link.store.StoreConfig`. ``requeue_on_open``: in-flight packets found
+    when the queue is opened go back to pending (the leftovers of a contact a crash cut short);
+    False where the database is a checkpoint image taken between contacts, whose in-flight
+    packets await a relay's custody acknowledgement (:mod:`edgeinfer.relay.transfer`).
     """
 
     max_packet_bytes: int = 1024
     max_attempts: int | None = None
     store: StoreConfig = field(default_factory=StoreConfig)
+    requeue_on_open: bool = True
 
     def __post_init__(self) -> None:
         if not CHIP_OVERHEAD_BYTES < self.max_packet_bytes <= MAX_PACKET_BYTES:
@@ -163,7 +167,7 @@ class OnboardQueue:
             path = store_path(folder, sat_index)
         self.path = path
         self._store = OnboardStore(path, sat_index, self.config.store)
-        back = self._store.requeue_in_flight()
+        back = self._store.requeue_in_flight() if self.config.requeue_on_open else 0
         if back:
             log.info("satellite %d: %d in-flight packets back to pending", sat_index, back)
 

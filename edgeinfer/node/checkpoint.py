@@ -122,13 +122,16 @@ class CheckpointStore:
         soc: NDArray[np.float32],
         temperature: NDArray[np.float32],
     ) -> None:
-        """Commit the state after ``window`` (and its trace segment) in one transaction."""
+        """Commit the state after ``window`` (and its trace segment) in one transaction. An
+        empty segment leaves the traces alone: the state saved again after the same window
+        (a relay step between windows) keeps that window's segment."""
         data = _pack({"state": dict(state), "links": dict(links)})
-        trace = _pack((soc, temperature))
         with transaction(self._con) as con:
             con.execute("INSERT OR REPLACE INTO checkpoint VALUES (0, ?, ?)", (window, data))
-            con.execute("DELETE FROM traces WHERE window >= ?", (window,))
-            con.execute("INSERT INTO traces VALUES (?, ?, ?)", (window, trace_start, trace))
+            if soc.shape[1]:
+                trace = _pack((soc, temperature))
+                con.execute("DELETE FROM traces WHERE window >= ?", (window,))
+                con.execute("INSERT INTO traces VALUES (?, ?, ?)", (window, trace_start, trace))
 
     def load(self) -> Saved | None:
         """The latest checkpoint, or None before the first."""

@@ -13,8 +13,12 @@ checkpoint after every window. A group constructed where a checkpoint exists (an
 restarted by Ray, or rebuilt in-process after an :class:`ActorCrash`) restores it, and
 :meth:`run` of any window replays every window after the checkpoint up to it, so calls may
 be repeated or arrive out of order (Ray's retried actor tasks) and still run each window
-once, in order. Scheduled kills (``configure(kills=...)``) end the process at their simulated
-time, once each, as confirmed by the fault actor (:class:`Killer`).
+once, in order. With crosslinks a relay step also changes the state between windows (custody
+acks, relayed packets, energy, packets taken for relay): it is checkpointed too, with what the
+step applied, so that a step retried after a restart applies nothing twice
+(:func:`edgeinfer.relay.transfer.relay_step`). Scheduled kills (``configure(kills=...)``) end
+the process at their simulated time, once each, as confirmed by the fault actor
+(:class:`Killer`).
 """
 
 from __future__ import annotations
@@ -95,6 +99,7 @@ class SatelliteGroup:
         self.kills: list[float] = []
         self.updates: dict[int, UplinkedModel] = {}
         self.done = -1
+        self.relay_applied: Any = None  # the last relay step applied (edgeinfer.relay.transfer)
         self._claimed: set[int] = set()
         self._trace_cols = 0
         self.store: CheckpointStore | None = None
@@ -255,6 +260,12 @@ class SatelliteGroup:
 
     # -- checkpoints -----------------------------------------------------------------------
 
+    def checkpoint(self) -> None:
+        """Save the state now, between windows (a relay step's changes); nothing without a
+        state folder."""
+        if self.store is not None:
+            self._checkpoint()
+
     def _checkpoint(self) -> None:
         assert self.fleet is not None and self.store is not None
         t0 = time.perf_counter()
@@ -262,6 +273,7 @@ class SatelliteGroup:
             "done": self.done,
             "fleet": self.fleet.snapshot(),
             "nodes": {i: node_snapshot(n) for i, n in self.nodes.items()},
+            "relay_applied": self.relay_applied,
         }
         links = {
             i: database_image(n.queue.path)
@@ -291,6 +303,7 @@ class SatelliteGroup:
         for index, state in saved.state["nodes"].items():
             node_restore(self.nodes[index], state, runners, self.updates)
         self.done = int(saved.state["done"])
+        self.relay_applied = saved.state.get("relay_applied")
         self._trace_cols = saved.soc.shape[1]
         logger.warning(
             "%s restarted (start %d, pid %d): restored the checkpoint after window %d",

@@ -70,9 +70,9 @@ class SatelliteNode:
         self.counters: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
         self.measured_s: dict[str, float] = {"cloud_screen": 0.0, "detectors": 0.0}
         h = settings.hazards
-        self.queue = OnboardQueue(
-            settings.state_dir, index, QueueConfig(store=StoreConfig(verify_crc=h.record_crc))
-        )
+        # new, or a checkpoint image: its in-flight packets await a relay's custody ack
+        config = QueueConfig(store=StoreConfig(verify_crc=h.record_crc), requeue_on_open=False)
+        self.queue = OnboardQueue(settings.state_dir, index, config)
         faults = dataclasses.replace(h.link, seed=settings.seed)
         batch = settings.downlink.batch_packets
         rounds = h.retransmit_rounds

@@ -14,6 +14,12 @@ satellite, and the ground drops the second copy. Should the receiver's group be 
 its store is reported, the driver hands the packets back (``RelayIn.returns``): the sender
 puts them back to pending, for its own pass or a later relay (:mod:`edgeinfer.relay.drive`).
 
+A group killed and restarted (its checkpoint replayed, edgeinfer.node.group) ends a step as it
+would have without the kill: the state after the step's take is checkpointed, so packets in
+flight stay in flight for their custody acknowledgement (not taken and relayed again), and what
+a step applied is kept in the checkpoint (:class:`Applied`), so a step that Ray retries on the
+restarted group is answered from it, not applied twice (crosslink energy charged twice).
+
 Only alert packets are relayed; image chips stay with their satellite (they are sent with
 spare pass capacity only, docs/missions.md).
 """
@@ -45,11 +51,21 @@ class RelayIn:
     and ``returns``: packets its senders handed over that no receiver took into custody (the
     receiver's group was lost, or a satellite on the path was), back to pending."""
 
-    t_s: float = 0.0
+    t_s: float = 0.0  # also names the step: a group applies each once (:class:`Applied`)
     acks: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)
     returns: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)
     deliveries: dict[int, list[bytes]] = field(default_factory=dict)
     energy_wh: dict[int, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What a group made of the :class:`RelayIn` of time ``t_s``: the keys each receiver holds
+    (its custody report, for the senders' acks) and how many packets failed their CRC."""
+
+    t_s: float
+    stored: dict[int, list[tuple[int, int, int]]]
+    crc_failures: int
 
 
 class _Node(Protocol):
@@ -62,6 +78,8 @@ class _Node(Protocol):
 
 
 class _Group(Protocol):
+    relay_applied: Applied | None
+
     @property
     def nodes(self) -> Mapping[int, Any]: ...
 
@@ -72,6 +90,8 @@ class _Group(Protocol):
     def windows(self) -> Sequence[tuple[float, Sequence[Any]]]: ...
 
     def run(self, window: int) -> dict[str, Any]: ...
+
+    def checkpoint(self) -> None: ...
 
 
 def store_relayed(queue: OnboardQueue, packets: Sequence[bytes]) -> tuple[list[PacketKey], int]:
@@ -122,14 +142,9 @@ def charge_energy(fleet: Any, slot: int, energy_wh: float) -> None:
     fleet.energy_used_wh[slot] += energy_wh
 
 
-def relay_step(
-    group: _Group, incoming: RelayIn, window: int, senders: Mapping[int, int]
-) -> dict[str, Any]:
-    """One step of a group in a mission with crosslinks: apply ``incoming`` (custody acks,
-    returned packets, received packets, energy) where the group stands (the end of the last
-    window it ran, the previous relay barrier), run its windows up to ``window``, then take
-    the packets of ``senders`` ({satellite: max bytes}) at the end of that window for the
-    driver to carry."""
+def apply_incoming(group: _Group, incoming: RelayIn) -> Applied:
+    """Apply ``incoming`` where the group stands: custody acks, returned packets, received
+    packets (stored under their origin keys), crosslink energy."""
     nodes = group.nodes
     for sat, keys in incoming.acks.items():
         node = nodes[sat]
@@ -144,15 +159,36 @@ def relay_step(
         crc_failures += bad
     for sat, wh in incoming.energy_wh.items():
         charge_energy(group.fleet, nodes[sat].slot, wh)
+    return Applied(incoming.t_s, stored, crc_failures)
+
+
+def relay_step(
+    group: _Group, incoming: RelayIn, window: int, senders: Mapping[int, int]
+) -> dict[str, Any]:
+    """One step of a group in a mission with crosslinks: apply ``incoming`` (custody acks,
+    returned packets, received packets, energy) where the group stands (the end of the last
+    window it ran, the previous relay barrier), run its windows up to ``window``, then take
+    the packets of ``senders`` ({satellite: max bytes}) at the end of that window for the
+    driver to carry, and checkpoint.
+
+    A step retried on a restarted group (Ray retries the call its process died in) applies
+    ``incoming`` again only if the restored checkpoint predates it; otherwise the checkpoint
+    holds its changes and the answer (:class:`Applied`) comes from there."""
+    applied = group.relay_applied
+    if applied is None or applied.t_s != incoming.t_s:
+        applied = apply_incoming(group, incoming)
+        group.relay_applied = applied
     out = group.run(window)
+    nodes = group.nodes
     until_s = float(group.windows[window][0])
     outgoing = {
         sat: take_for_relay(nodes[sat].queue, limit, nodes[sat].posix(until_s))
         for sat, limit in senders.items()
     }
-    out["stored"] = stored
+    group.checkpoint()  # the packets taken stay in flight across a restart
+    out["stored"] = {sat: list(keys) for sat, keys in applied.stored.items()}
     out["outgoing"] = {s: p for s, p in outgoing.items() if p}
-    out["relay_crc_failures"] = crc_failures
+    out["relay_crc_failures"] = applied.crc_failures
     out["pending"] = {s: n.queue.status().pending_packets for s, n in nodes.items()}
     out["busy"] = [s for s, n in nodes.items() if n.backlog_s() > 0.0]
     return out
