@@ -116,3 +116,20 @@ def test_configuration_and_sources() -> None:
             assert "[assumption" in src or "(" in src or "REFERENCE.md" in src, (key, src)
     for a in EconomicsConfig().assumptions("jetson_orin_nano"):
         assert a["source"], a
+
+
+def test_pairs_of_figures_are_checked_together() -> None:
+    """A radiator rejects heat only to a colder sink (eps sigma (T^4 - Ts^4) > 0): a sink at
+    or above its temperature is refused at load, not a division by zero or a negative mass
+    after the mission ran (audit 14, D4); one launch price alone is checked against the
+    other's default."""
+    default_radiator_k = EconomicsConfig().radiator_temperature_c + 273.15
+    for sink in (default_radiator_k, 320.0):
+        with pytest.raises(ValidationError, match="must be below the radiator's temperature"):
+            EconomicsConfig(radiator_sink_temperature_k=sink)
+    with pytest.raises(ValidationError, match="must be below the radiator's temperature"):
+        EconomicsConfig(radiator_temperature_c=-271.0)  # 2.15 K, under the 2.7 K sky
+    assert radiator_flux_w_m2(EconomicsConfig(radiator_sink_temperature_k=300.0)) > 0
+    high = EconomicsConfig().launch_price_high_usd_per_kg
+    with pytest.raises(ValidationError, match=r"launch_price_high_usd_per_kg \(.*\) must be >="):
+        EconomicsConfig(launch_price_low_usd_per_kg=high * 2.5)

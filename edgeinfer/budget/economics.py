@@ -30,7 +30,7 @@ import tomllib
 from importlib import resources
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from edgeinfer.budget.accelerators import AcceleratorProfile
 from edgeinfer.budget.thermal import ZERO_C_IN_K, radiated_w
@@ -99,13 +99,25 @@ class EconomicsConfig(BaseModel):
     accelerator_mass_kg: float | None = Field(default=None, ge=0.0)
     compute_duty: float | None = Field(default=None, ge=0.0, le=1.0)
 
-    @field_validator("launch_price_high_usd_per_kg")
-    @classmethod
-    def _range(cls, value: float, info: Any) -> float:
-        low = info.data.get("launch_price_low_usd_per_kg")
-        if low is not None and value < low:
-            raise ValueError("launch_price_high_usd_per_kg must be >= launch_price_low_usd_per_kg")
-        return value
+    @model_validator(mode="after")
+    def _consistent(self) -> EconomicsConfig:
+        """Bounds that involve two figures (checked with the defaults too, so setting one
+        of a pair alone is checked against the other's default)."""
+        low, high = self.launch_price_low_usd_per_kg, self.launch_price_high_usd_per_kg
+        if high < low:
+            raise ValueError(
+                f"launch_price_high_usd_per_kg ({high:g}) must be >= "
+                f"launch_price_low_usd_per_kg ({low:g}); set both"
+            )
+        radiator_k = self.radiator_temperature_c + ZERO_C_IN_K
+        if self.radiator_sink_temperature_k >= radiator_k:
+            raise ValueError(
+                f"radiator_sink_temperature_k ({self.radiator_sink_temperature_k:g} K) must be "
+                f"below the radiator's temperature (radiator_temperature_c = "
+                f"{self.radiator_temperature_c:g} C = {radiator_k:g} K): a radiator rejects heat "
+                "only to a colder sink; lower the sink or raise the radiator temperature"
+            )
+        return self
 
     def module_mass_kg(self, profile: str) -> tuple[float, str]:
         """The compute module's mass and where it comes from."""

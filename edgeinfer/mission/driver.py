@@ -385,10 +385,11 @@ def _write_outputs(
             for f in finished
         ],
     }
-    # latency split, relays over crosslinks and economics (docs/operators.md)
-    add_operator_figures(metrics, config, plan, exported["alerts"], period_s, relay)
+    # the delivered alerts and the plan first: nothing after them may cost them
     files["alerts"] = write_json(out / "alerts.geojson", alerts_geojson(alerts, scenes))
     files["plan"] = write_json(out / "plan.json", plan_json(plan))
+    # latency split, relays over crosslinks and economics (docs/operators.md)
+    add_operator_figures(metrics, config, plan, exported["alerts"], period_s, relay)
     files["metrics"] = write_json(out / "metrics.json", metrics)
     if config.output.report:
         from edgeinfer.report import write_report
