@@ -133,3 +133,23 @@ def test_json_marks_passes_and_eclipses_cut_by_the_window(app: typer.Typer) -> N
     assert [(p["satellite"], p["los"], p["tca"]) for p in cut] == [("SENTINEL-2A", end, end)]
     assert any(e["truncated"] and e["start"] == start for e in data["eclipses"])
     assert sum(not p["truncated"] for p in data["passes"]) >= 1
+
+
+def test_table_marks_only_the_end_the_window_cut(app: typer.Typer) -> None:
+    """The same window as a table: the cut pass has `*` on its LOS only (its AOS is its own)
+    and the eclipse already begun at the start has it on its start only."""
+    tle = shared_path(*TLE)
+    args = ["--tle", str(tle), "--sat", "SENTINEL-2A", "--sat", "SENTINEL-2B"]
+    args += ["--station", "Svalbard", "--station=-72.0117,2.535,1270", "--min-elev", "10"]
+    args += ["--start", "2024-10-05T00:00:00Z", "--hours", "12", "--eclipses"]
+    r = _run(app, *args)
+    assert r.exit_code == 0, r.output
+    marked = [line for line in r.output.splitlines() if "*" in line and "│" in line]
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in marked]
+    passes = [c for c in cells if len(c) == 7]
+    eclipses = [c for c in cells if len(c) == 4]
+    assert [(c[0], c[2].endswith("*"), c[4]) for c in passes] == [
+        ("SENTINEL-2A", False, "2024-10-05T12:00:00*")
+    ]
+    assert eclipses and all(c[1] == "2024-10-05T00:00:00*" for c in eclipses)
+    assert not any(c[2].endswith("*") for c in eclipses)

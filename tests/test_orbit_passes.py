@@ -128,6 +128,21 @@ def test_partial_pass_at_window_start_is_truncated() -> None:
     assert abs((cut.los - first.los).total_seconds()) < 0.01
 
 
+def test_a_window_inside_one_pass_is_one_pass_cut_at_both_ends() -> None:
+    """A search window that starts and ends above the mask (no sample below it) is one pass,
+    cut at both ends; it used to raise IndexError (audit 14, D5: 0.01 h missions)."""
+    c = Constellation.sun_synchronous(datetime(2024, 6, 1, tzinfo=UTC), 1, 786.0)
+    first = find_contacts(c, [SVALBARD], datetime(2024, 6, 1, tzinfo=UTC), 86400.0)[0]
+    start = first.aos + timedelta(seconds=60)
+    span = (first.los - first.aos).total_seconds() - 120.0
+    inside = find_contacts(c, [SVALBARD], start, span)
+    assert len(inside) == 1
+    (cut,) = inside
+    assert cut.truncated and cut.aos == start
+    assert abs((cut.los - (start + timedelta(seconds=span))).total_seconds()) < 1e-3
+    assert abs((cut.tca - first.tca).total_seconds()) < 1.0  # the culmination is inside
+
+
 def test_elevation_and_range_grids_are_consistent() -> None:
     c = Constellation.sun_synchronous(datetime(2024, 6, 1, tzinfo=UTC), 2, 786.0)
     track = c.propagate(TimeGrid.regular(datetime(2024, 6, 1, tzinfo=UTC), 6000.0, 10.0))

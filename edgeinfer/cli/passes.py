@@ -7,7 +7,7 @@ A thin layer over :mod:`edgeinfer.orbit`; library errors propagate to
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -111,14 +111,15 @@ def register(app: typer.Typer) -> None:
             "max el deg",
         ):
             table.add_column(col, justify="right" if col in ("min", "max el deg") else "left")
+        t1 = t0 + timedelta(seconds=duration_s)
         for c in contacts:
-            mark = "*" if c.truncated else ""
+            first, last = _cut_marks(c.truncated, c.aos, c.los, t0, t1)
             table.add_row(
                 c.satellite,
                 c.station,
-                format_utc(c.aos)[:-5] + mark,
+                format_utc(c.aos)[:-5] + first,
                 format_utc(c.tca)[:-5],
-                format_utc(c.los)[:-5] + mark,
+                format_utc(c.los)[:-5] + last,
                 f"{c.duration_s / 60.0:.1f}",
                 f"{c.max_elevation_deg:.1f}",
             )
@@ -130,13 +131,22 @@ def register(app: typer.Typer) -> None:
             for col in ("satellite", "start (UTC)", "end (UTC)", "min"):
                 et.add_column(col)
             for e in shadows:
-                mark = "*" if e.truncated else ""
+                first, last = _cut_marks(e.truncated, e.start, e.end, t0, t1)
                 et.add_row(
                     e.satellite,
-                    format_utc(e.start)[:-5] + mark,
-                    format_utc(e.end)[:-5] + mark,
+                    format_utc(e.start)[:-5] + first,
+                    format_utc(e.end)[:-5] + last,
                     f"{e.duration_s / 60:.1f}",
                 )
             console.print(et)
             if any(e.truncated for e in shadows):
                 console.print("* cut by the search window")
+
+
+def _cut_marks(
+    truncated: bool, start: datetime, end: datetime, t0: datetime, t1: datetime
+) -> tuple[str, str]:
+    """``*`` on the end(s) of a window the search window cut: the one at its edge."""
+    if not truncated:
+        return "", ""
+    return ("*" if start <= t0 else ""), ("*" if end >= t1 else "")

@@ -140,6 +140,8 @@ def _station_contacts(
     for s in np.unique(sat):
         sel = np.nonzero(sat == s)[0]
         below_idx = np.nonzero(below[s])[0]
+        if below_idx.size == 0:  # above the mask through the whole window: cut at both ends
+            continue
         tb = t[below_idx]
         k_before = np.searchsorted(tb, t_max[sel], side="right") - 1
         k_after = np.searchsorted(tb, t_max[sel], side="left")
