@@ -13,6 +13,7 @@ import pytest
 from test_detect_helpers import make_tile, threshold_model
 
 from edgeinfer.detect import ModelRegistry
+from edgeinfer.errors import ConfigError
 from edgeinfer.faults import (
     Arm,
     CampaignConfig,
@@ -133,3 +134,30 @@ def test_sample_scenes_at_1000x_scrubbing_meets_the_bar() -> None:
     verdict = bar(result)
     assert verdict["passes"], verdict
     assert rows["weights: unmitigated"]["upsets"] > 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"days": float("inf")}, r"campaign days = inf: expected a finite number > 0"),
+        ({"days": 1e300}, r"campaign days = 1e\+300: expected a finite number > 0 and <= 36525"),
+        ({"tile_exposure_s": float("inf")}, r"campaign tile_exposure_s = inf"),
+        ({"record_exposure_days": 1e20}, r"campaign record_exposure_days = 1e\+20"),
+        ({"rate_factor": 1e300}, r"campaign rate_factor = 1e\+300: expected a finite number"),
+        ({"days": 30_000.0}, r"campaign of 120,000 captures .*lower --days or --captures"),
+    ],
+)
+def test_campaign_values_that_would_never_end_are_refused(
+    kwargs: dict[str, float], expected: str
+) -> None:
+    """Infinite or astronomical durations, exposures and rates are one ConfigError at set-up
+    (audit 14, D6: they raised OverflowError or numpy's "lam value too large" after the set-up
+    ran, or hung)."""
+    with pytest.raises(ConfigError, match=expected):
+        CampaignConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_short_scrub_interval_keeps_its_digits() -> None:
+    arms = default_arms(CampaignConfig(scrub_interval_s=0.4))
+    assert any("0.4 s" in a.name for a in arms)
+    assert any("6035 s" in a.name for a in default_arms(CampaignConfig()))

@@ -20,6 +20,18 @@ OBJECT_DETECTORS: tuple[str, ...] = ("fire", "ship")
 TARGETS: tuple[str, ...] = ("none", "weights", "inputs", "records")
 
 
+#: Upper bounds of a campaign's durations: past them a run would not end (or the upset draws
+#: overflow): a century of days or exposure, a year aboard for a tile, a day between scrubs.
+_LIMITS: dict[str, float] = {
+    "days": 36_525.0,
+    "tile_exposure_s": 365.25 * SECONDS_PER_DAY,
+    "record_exposure_days": 36_525.0,
+    "scrub_interval_s": SECONDS_PER_DAY,
+}
+MAX_CAPTURES = 100_000
+MAX_RATE_FACTOR = 1e7  # as a mission's faults.seu_rate_factor
+
+
 @dataclass(frozen=True)
 class CampaignConfig:
     """Rates, exposures and sizes of a campaign (see the module docstring)."""
@@ -40,16 +52,27 @@ class CampaignConfig:
     memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB
 
     def __post_init__(self) -> None:
-        positive = ("days", "tile_exposure_s", "record_exposure_days", "scrub_interval_s")
-        for key in positive:
-            if not getattr(self, key) > 0:
-                raise ConfigError(f"campaign {key} = {getattr(self, key)!r}: expected > 0")
+        for key, most in _LIMITS.items():
+            value = getattr(self, key)
+            if not (math.isfinite(value) and 0 < value <= most):
+                raise ConfigError(
+                    f"campaign {key} = {value!r}: expected a finite number > 0 and <= {most:g}"
+                )
         for key in ("captures_per_day", "trials", "input_trials", "batch_size"):
             value = getattr(self, key)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"campaign {key} = {value!r}: expected an integer >= 1")
-        if not self.rate_factor >= 0:
-            raise ConfigError(f"campaign rate_factor = {self.rate_factor!r}: expected >= 0")
+        if not (math.isfinite(self.rate_factor) and 0 <= self.rate_factor <= MAX_RATE_FACTOR):
+            raise ConfigError(
+                f"campaign rate_factor = {self.rate_factor!r}: expected a finite number in "
+                f"0..{MAX_RATE_FACTOR:g} (a multiple of the reference upset rate)"
+            )
+        captures = self.captures_per_day * self.days
+        if captures > MAX_CAPTURES:
+            raise ConfigError(
+                f"campaign of {captures:,.0f} captures ({self.captures_per_day} a day for "
+                f"{self.days:g} days): at most {MAX_CAPTURES:,}; lower --days or --captures"
+            )
 
     @property
     def seu(self) -> SEUModel:
@@ -78,7 +101,8 @@ def default_arms(config: CampaignConfig) -> list[Arm]:
     """Clean; weights unmitigated, reloaded on error, scrubbed before each use, scrubbed
     every orbit, under TMR, under TMR scrubbed every orbit; inputs unmitigated; records
     without and with the CRC-32 check."""
-    orbit = f"{config.scrub_interval_s:.0f} s"
+    every = config.scrub_interval_s
+    orbit = f"{every:.0f} s" if every >= 10 else f"{every:.3g} s"
     return [
         Arm("clean", "none"),
         Arm("weights: unmitigated", "weights"),
