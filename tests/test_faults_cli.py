@@ -68,3 +68,25 @@ def test_sample_scenes_end_to_end(tmp_path: Path) -> None:
     names = {m["model"] for m in data["models"]}
     assert {"fire_sentinel2", "cloud_sentinel2"} <= names
     assert data["bar"]["passes"] is True
+
+
+def test_a_campaign_that_draws_no_upset_tested_nothing(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    registry: ModelRegistry,  # noqa: F811
+    scene: CampaignScene,  # noqa: F811
+) -> None:
+    """At --factor 0 no weight upset happens, so an unchanged F1 proves nothing: the bar
+    fails, says why, and the command exits 1 as `faults chaos` does (audit 14, N4)."""
+    monkeypatch.setattr(faults, "sample_scenes", lambda folder: [scene])
+    monkeypatch.setattr(
+        faults, "run_campaign", functools.partial(faults.run_campaign, registry=registry)
+    )
+    out = tmp_path / "seu.json"
+    args = ["faults", "--scenes", str(tmp_path), "--factor", "0", "--trials", "1"]
+    result = CliRunner().invoke(_app(), [*args, "--captures", "1", "--json", str(out)])
+    assert result.exit_code == 1, result.output
+    assert "over 0 upsets -> FAIL (no weight upset drawn: nothing was tested)" in result.output
+    verdict = json.loads(out.read_text())["bar"]
+    assert verdict["tested"] is False and verdict["passes"] is False
+    assert verdict["scrubbed_max_abs_delta_f1_pct"] == 0.0

@@ -87,16 +87,22 @@ def register(app: typer.Typer) -> None:
         console.print(_models_table(result.models, factor))
         console.print(_arms_table(result.rows(), factor))
         verdict = bar(result)
+        changes = verdict["unmitigated_delta_f1_pct"] or {}
+        plain = ", ".join(f"{k} {v:+g}" for k, v in changes.items()) or "none"
+        untested = "" if verdict["tested"] else " (no weight upset drawn: nothing was tested)"
         console.print(
             f"bar (SEUs at {factor:g}x, scrub before use: every F1 within "
             f"{verdict['tolerance_pct']} % of clean): largest change "
-            f"{verdict['scrubbed_max_abs_delta_f1_pct']} % -> "
-            f"{'PASS' if verdict['passes'] else 'FAIL'}; unmitigated changes (%): "
-            f"{verdict['unmitigated_delta_f1_pct']}"
+            f"{verdict['scrubbed_max_abs_delta_f1_pct']} % over "
+            f"{verdict['scrubbed_upsets']:,} upsets -> "
+            f"{'PASS' if verdict['passes'] else 'FAIL'}{untested}; unmitigated changes (%): "
+            f"{plain}"
         )
         if as_json is not None:
             text = json.dumps(result.to_json(), indent=2, sort_keys=True)
             typer.echo(f"wrote {write_text_file(as_json, text, '--json')}")
+        if not verdict["passes"]:
+            raise typer.Exit(1)  # as `faults chaos`
 
     from edgeinfer.cli.chaos import register_chaos  # mission-level chaos (kills, link faults)
 

@@ -116,16 +116,21 @@ def model_row(name: str, golden: Detector, config: CampaignConfig) -> dict[str, 
 
 def bar(result: CampaignResult, tolerance_pct: float = 0.5) -> dict[str, Any]:
     """Issue 6's bar: with scrubbing (before each use), every F1 (fire, ship, objects, cloud
-    pixels) within ``tolerance_pct`` of the clean run; the unmitigated change beside it."""
+    pixels) within ``tolerance_pct`` of the clean run; the unmitigated change beside it. A
+    scrubbed arm that took no weight upset has tested nothing: the bar then fails
+    (``tested`` False) rather than pass on an unchanged F1."""
     rows = {r["arm"]: r for r in result.rows()}
     scrub = rows.get("weights: scrub before use")
     plain = rows.get("weights: unmitigated")
     worst = scrub["max_abs_delta_f1_pct"] if scrub else None
+    upsets = int(scrub["upsets"]) if scrub else 0
     return {
         "rate_factor": result.config.rate_factor,
         "scrubbed_max_abs_delta_f1_pct": worst,
         "scrubbed_delta_f1_pct": scrub["delta_f1_pct"] if scrub else None,
+        "scrubbed_upsets": upsets,
+        "tested": upsets > 0,
         "unmitigated_delta_f1_pct": plain["delta_f1_pct"] if plain else None,
         "tolerance_pct": tolerance_pct,
-        "passes": worst is not None and worst <= tolerance_pct,
+        "passes": upsets > 0 and worst is not None and worst <= tolerance_pct,
     }
