@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 import typer
+from cli_helpers import last_error_line
 from test_faults_campaign import _sample_dir, registry, scene  # noqa: F401  (fixtures)
 from typer.testing import CliRunner
 
 import edgeinfer.faults as faults
 from edgeinfer.cli import faults as faults_cli
+from edgeinfer.cli.main import main
 from edgeinfer.detect import ModelRegistry
 from edgeinfer.faults import CampaignScene
 
@@ -90,3 +92,12 @@ def test_a_campaign_that_draws_no_upset_tested_nothing(
     verdict = json.loads(out.read_text())["bar"]
     assert verdict["tested"] is False and verdict["passes"] is False
     assert verdict["scrubbed_max_abs_delta_f1_pct"] == 0.0
+
+
+def test_scenes_folder_without_the_scenes_names_the_command_that_fills_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["-q", "faults", "--scenes", str(tmp_path)]) == 2
+    msg = last_error_line(capsys.readouterr().err)
+    assert f"sample scene {tmp_path / 's2_coast.tif'} is missing" in msg
+    assert f"python sample_data/generate.py --out {tmp_path}" in msg

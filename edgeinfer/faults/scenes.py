@@ -108,8 +108,9 @@ def sample_scenes(
         tif = folder / f"{name}.tif"
         if not tif.is_file():
             raise SceneError(
-                f"sample scene {tif} is missing; run `python sample_data/generate.py` "
-                "(or `make sample`)"
+                f"sample scene {tif} is missing; write the sample scenes there with "
+                f"`python sample_data/generate.py --out {folder}`, or leave out --scenes "
+                "to use sample_data/generated (`make sample`)"
             )
         mask = folder / f"{name}.cloudmask.tif"
         scenes.append(
