@@ -68,3 +68,14 @@ def test_a_configured_fault_never_drawn_fails_by_name(
     assert report["faults_seen"]["packet loss"] > 0
     assert report["bars"]["faults_happened"] is False and code == 1
     assert "packet corruption: 0 (configured, none drawn)" in printed
+
+
+def test_an_out_that_is_a_file_is_named_before_any_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`-o FILE` is the --out's fault, said before either run (it named FILE/clean)."""
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder\n")
+    assert main(["-q", "faults", "chaos", "-o", str(afile), *LINK_ONLY]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == f"edgeinfer: error: --out {afile} is a file; give a folder for the outputs"

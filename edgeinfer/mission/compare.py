@@ -19,6 +19,7 @@ from edgeinfer.mission.config_faults import FaultsSection
 from edgeinfer.mission.driver import MissionResult, run_mission
 from edgeinfer.mission.loading import load_mission
 from edgeinfer.mission.outputs import write_json
+from edgeinfer.output_files import make_output_folder
 
 #: Rows of the comparison: (metrics key under "total", label).
 ROWS: tuple[tuple[str, str], ...] = (
@@ -164,7 +165,7 @@ def compare_chaos(
             "(e.g. kill_every_orbit = true, packet_loss_prob = 0.05) or use "
             "sample_data/missions/chaos.toml"
         )
-    out = Path(out_dir)
+    out = make_output_folder(out_dir)  # before either run: a bad --out is one line
     session = None
     if use_ray and address is None:
         from edgeinfer.mission.actors import RayExecutor
