@@ -45,6 +45,7 @@ from edgeinfer.mission.models import check_models
 from edgeinfer.mission.operators import add_operator_figures, orbit_period_s, prepare_relays
 from edgeinfer.mission.outputs import (
     alerts_geojson,
+    clear_run_outputs,
     decode_alerts,
     match_truth,
     plan_json,
@@ -101,6 +102,7 @@ def run_mission(
         check_reachable(address)  # before the scenes: a wrong address should fail at once
     out = make_output_folder(out_dir)  # before the work: a bad --out is one line, not a loss
     check_models(config)  # one line and exit 2 for a missing, malformed or unsigned model
+    clear_run_outputs(out)  # an earlier run's files would sit beside this one's
     state_root = config.execution.state_dir
     state = Path(state_root) if state_root else Path(tempfile.mkdtemp(prefix="edgeinfer-state-"))
     failed: list[dict[str, Any]] = []

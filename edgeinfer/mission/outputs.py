@@ -308,3 +308,24 @@ def plan_json(plan: MissionPlan) -> dict[str, Any]:
             for s, a, b in plan.eclipses
         ],
     }
+
+
+#: What a run writes into its ``--out`` folder (and nothing else of it is removed).
+RUN_FILES: tuple[str, ...] = (
+    "alerts.geojson",
+    "plan.json",
+    "metrics.json",
+    "report.html",
+    "ground.sqlite",
+)
+
+
+def clear_run_outputs(out: Path) -> None:
+    """Remove an earlier run's outputs from ``out`` (the :data:`RUN_FILES` and the onboard
+    databases ``onboard/sat*.link.sqlite``), so the folder never holds files of two runs, e.g.
+    a bigger constellation's extra onboard databases or metrics beside a newer ground
+    database. Other files are left alone."""
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
+    for db in (out / "onboard").glob("sat*.link.sqlite"):
+        db.unlink()
