@@ -82,6 +82,15 @@ in seconds. Hops: {html.escape(hop_text)}.</p>
 {summary}"""
 
 
+def _assumed(assumption: Mapping[str, Any], econ: Mapping[str, Any]) -> str:
+    """An assumption's value; a figure left to the mission (``compute_duty`` not set) shows
+    the value the mission measured, marked so."""
+    value = assumption["value"]
+    if value is None and assumption["key"] in econ:
+        return f"{_fmt(econ[assumption['key']])} (measured)"
+    return _fmt(value)
+
+
 def economics_section(econ: Mapping[str, Any]) -> str:
     """Added mass, launch cost, ground time saved, cost per alert, break-even, assumptions."""
     sat = econ.get("per_satellite", {})
@@ -129,11 +138,14 @@ def economics_section(econ: Mapping[str, Any]) -> str:
             _row(
                 "break-even launch price", econ.get("break_even_launch_price_usd_per_kg"), "USD/kg"
             ),
-            _row("pays off at the low / high price", f"{pays.get('low')} / {pays.get('high')}"),
+            _row(
+                "pays off at the low / high price",
+                f"{_fmt(pays.get('low'))} / {_fmt(pays.get('high'))}",
+            ),
         )
     )
     assumptions = "".join(
-        f"<tr><td>{html.escape(str(a['key']))}</td><td>{_fmt(a['value'])}</td>"
+        f"<tr><td>{html.escape(str(a['key']))}</td><td>{_assumed(a, econ)}</td>"
         f"<td style='text-align:left'>{html.escape(str(a['source']))}</td></tr>"
         for a in econ.get("assumptions", [])
     )

@@ -61,15 +61,23 @@ body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#22
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;
 text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 figure{margin:1.5em 0}img{max-width:100%}figcaption{color:#555;font-size:90%}
+.bad{color:#b00}.problems{border:2px solid #b00;background:#fff6f6;padding:0 1em;margin:1em 0}
+.clean{border:1px solid #6a6;background:#f6fff6;padding:.5em 1em}
 """
 
 
 def _fmt(value: Any) -> str:
+    """A cell: "–" for no value, yes/no, numbers with thousands separators, tiny non-zero
+    floats in three significant digits (never a misleading 0.000000), text escaped."""
     if value is None:
         return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         if abs(value) >= 1e5:
             return f"{value:,.0f}"
+        if 0 < abs(value) < 1e-3:
+            return f"{value:.3g}"
         return f"{value:.6f}" if abs(value) < 1 else f"{value:,.3f}"
     if isinstance(value, int):
         return f"{value:,}"
@@ -94,7 +102,9 @@ def render_report(
     temperature_c: npt.NDArray[np.float32],
 ) -> str:
     """The page as a string."""
-    from edgeinfer.report.economics import operator_sections  # imports this module's helpers
+    # both import this module's helpers
+    from edgeinfer.report.economics import operator_sections
+    from edgeinfer.report.problems import problems_section
 
     total = metrics["total"]
     run = metrics.get("run", {})
@@ -110,11 +120,18 @@ def render_report(
         + "</tr>"
         for name, m in metrics["satellites"].items()
     )
+    n_sats = len(plan.satellites)
+    shown = (
+        f" Only the first {figures.MAX_SATELLITE_ROWS} of the {n_sats} satellites are drawn; "
+        "every satellite's minimum SoC and peak temperature are in the Satellites table."
+        if n_sats > figures.MAX_SATELLITE_ROWS
+        else ""
+    )
     figs = [
         _img(
             figures.budgets_figure(plan, soc, temperature_c),
             "Battery state of charge (green) and node temperature (orange) per satellite; "
-            "eclipses shaded.",
+            f"eclipses shaded.{shown}",
         ),
         _img(figures.passes_figure(plan, reports), "Contacts and the bytes of each pass."),
         _img(figures.latency_figure(alerts), "Latency of delivered alerts, capture to ground."),
@@ -137,6 +154,7 @@ def render_report(
 Inference time is given twice: <i>modelled</i> (the accelerator profile's cost model, which
 drives the budgets and makes runs reproducible) and <i>measured</i> (this host's onnxruntime
 wall time).</p>
+{problems_section(metrics)}
 <h2>Summary</h2><table>{rows}</table>{missed_html}
 <h2>Satellites</h2><table><tr><th>satellite</th>{head}</tr>{sat_rows}</table>
 {operator_sections(metrics)}
