@@ -1,6 +1,10 @@
 """``edgeinfer sweep MISSION.toml --set KEY=V1,V2,... [--set ...] [--out DIR]``: run the
 cartesian product of variants of one mission as parallel Ray tasks and compare them
-(sweep.csv, sweep.json, sweep.html in ``--out``; docs/operators.md)."""
+(sweep.csv, sweep.json, sweep.html in ``--out``; docs/operators.md).
+
+Exit status: 0 when every variant ran; 2 when one or more failed while running. The tables
+are written first either way (a failed variant is a row marked failed, with its error), and
+the last line names the failed variants."""
 
 from __future__ import annotations
 
@@ -9,9 +13,12 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from edgeinfer.mission.sweep import describe_value, run_sweep
+from edgeinfer.errors import EdgeInferError
+from edgeinfer.mission.sweep import SweepResult, run_sweep
+from edgeinfer.mission.sweep_table import STATUS_FAILED, describe_value, is_label
 
 #: Columns of the terminal summary (the files have them all).
 SHOWN: tuple[tuple[str, str], ...] = (
@@ -26,10 +33,20 @@ SHOWN: tuple[tuple[str, str], ...] = (
 )
 
 
+#: Width of the table when stdout is not a terminal (a pipe, a file): wide enough that no
+#: column is cut (rich would use 80 columns).
+PIPE_WIDTH = 1000
+
+
+class SweepFailed(EdgeInferError, RuntimeError):
+    """Variants of a sweep failed while running (the tables, with their rows marked failed,
+    are written)."""
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "-"
-    if isinstance(value, bool | list | dict):
+    if is_label(value):
         return describe_value(value)
     if isinstance(value, float):
         return f"{value:.6f}" if abs(value) < 1 else f"{value:,.1f}"
@@ -62,8 +79,12 @@ def register(app: typer.Typer) -> None:
         """Compare variants of a mission: latency, bandwidth, energy, skipped tiles, economics."""
         err = Console(stderr=True)
 
-        def progress(done: int, total: int, name: str) -> None:
-            err.print(f"[{done}/{total}] {name} done")
+        def progress(done: int, total: int, name: str, error: str) -> None:
+            if error:
+                line = f"[{done}/{total}] {escape(name)} [bold red]FAILED[/]: {escape(error)}"
+                err.print(line, highlight=False, soft_wrap=True)
+            else:
+                err.print(f"[{done}/{total}] {name} done")
 
         result = run_sweep(
             mission,
@@ -74,16 +95,38 @@ def register(app: typer.Typer) -> None:
             address=address,
             progress=progress,
         )
-        keys = result.keys
-        table = Table(title=f"sweep -> {out}")
-        table.add_column("variant")
-        for key in keys:
-            table.add_column(key)
-        for _, label in SHOWN:
-            table.add_column(label, justify="right")
-        for row in result.rows:
-            cells = [str(row["variant"]).split("-", 1)[0], *(_fmt(row[k]) for k in keys)]
-            table.add_row(*cells, *(_fmt(row.get(k)) for k, _ in SHOWN))
-        Console().print(table)
+        console = Console()
+        if not console.is_terminal:
+            console = Console(width=PIPE_WIDTH)
+        console.print(sweep_table(result, out))
         for name in ("csv", "json", "report"):
             err.print(f"wrote {result.files[name]}")
+        if result.failed:
+            raise SweepFailed(_failed_line(result))
+
+
+def sweep_table(result: SweepResult, out: Path) -> Table:
+    """The terminal table: a row per variant, "FAILED" beside the variants that failed."""
+    table = Table(title=f"sweep -> {out}")
+    table.add_column("variant")
+    for key in result.keys:
+        table.add_column(key)
+    for _, label in SHOWN:
+        table.add_column(label, justify="right")
+    for row in result.rows:
+        label = str(row["variant"]).split("-", 1)[0]
+        if row.get("status") == STATUS_FAILED:
+            label += " FAILED"
+        cells = [label, *(_fmt(row[k]) for k in result.keys)]
+        table.add_row(*cells, *(_fmt(row.get(k)) for k, _ in SHOWN))
+    return table
+
+
+def _failed_line(result: SweepResult) -> str:
+    """The CLI's last line when variants failed: which, why, and where the tables are."""
+    failed = "; ".join(f"{r['variant']}: {r['error']}" for r in result.failed)
+    return (
+        f"{len(result.failed)} of {len(result.rows)} variants failed ({failed}); every "
+        f"variant's row, the failed ones marked failed, is in {result.files['csv']}, "
+        f"{result.files['json'].name} and {result.files['report'].name}"
+    )

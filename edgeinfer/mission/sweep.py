@@ -1,5 +1,6 @@
 """What-if sweeps: one mission, the cartesian product of ``--set KEY=V1,V2,...`` variants, run
-as parallel Ray tasks, compared in one table (sweep.csv, sweep.json) and page (sweep.html).
+as parallel Ray tasks, compared in one table (sweep.csv, sweep.json) and page (sweep.html); the
+table and its files are :mod:`edgeinfer.mission.sweep_table`.
 
 How variants run (a choice, docs/operators.md): each variant is ONE Ray task that runs a whole
 mission in its own worker process with ``run_mission(..., use_ray=False)`` (every satellite in
@@ -13,13 +14,16 @@ machine, or shared storage). Each variant writes its outputs into its own subfol
 
 Metrics depend only on the config and seed (docs/design.md), so a variant's row equals what
 ``edgeinfer run`` gives for the same overrides; only wall times differ.
+
+A variant that fails while it runs (a scene that cannot be opened, a worker that dies, any
+error inside ``run_mission``) is data, not the end of the sweep: the others run on, and its row
+says ``status = "failed"`` with the ``error``, its figures empty. Swept dates and times are
+written as ISO-8601 UTC text (``2023-10-25T03:00:00.000Z``).
 """
 
 from __future__ import annotations
 
-import csv
 import itertools
-import json
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -27,44 +31,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeinfer.errors import ConfigError
+from edgeinfer.errors import ConfigError, EdgeInferError
 from edgeinfer.mission.config import MissionConfig
 from edgeinfer.mission.driver import run_mission
 from edgeinfer.mission.loading import load_mission, parse_value
+from edgeinfer.mission.sweep_table import COLUMNS as COLUMNS
+from edgeinfer.mission.sweep_table import STATUS_FAILED, STATUS_OK, failed_row, write_sweep
+from edgeinfer.mission.sweep_table import TIMING_COLUMNS as TIMING_COLUMNS
+from edgeinfer.mission.sweep_table import describe_value as describe_value
+from edgeinfer.mission.sweep_table import sweep_row as sweep_row
 from edgeinfer.output_files import make_output_folder
 
 logger = logging.getLogger(__name__)
 
-#: (column, metrics key under "total" or a computed name), in table order.
-COLUMNS: tuple[str, ...] = (
-    "alert_latency_p50_s",
-    "alert_latency_p95_s",
-    "alerts_raised",
-    "alerts_delivered",
-    "alerts_delivered_share",
-    "truth_recall",
-    "bytes_downlinked",
-    "bandwidth_saved",
-    "bandwidth_saved_vs_compressed",
-    "energy_used_wh",
-    "inference_energy_wh",
-    "tiles_skipped",
-    "tiles_inferred",
-    "contact_minutes",
-    "alerts_relayed",
-    "crosslink_energy_wh",
-    "added_mass_kg",
-    "break_even_launch_price_usd_per_kg",
-    "cost_per_alert_usd_low",
-    "cost_per_alert_usd_high",
-    "wall_s",
-)
-#: Columns that vary between otherwise identical runs (host timing), left out of comparisons.
-TIMING_COLUMNS = frozenset({"wall_s"})
-_SKIPPED = ("tiles_skipped_power", "tiles_skipped_thermal", "tiles_skipped_storage")
-
-Progress = Callable[[int, int, str], None]
-"""Called with (variants done, variants, name of the one just done)."""
+Progress = Callable[[int, int, str, str], None]
+"""Called with (variants done, variants, name of the one just done, its error: "" if it
+succeeded)."""
 
 
 @dataclass(frozen=True)
@@ -124,16 +106,6 @@ def variants(axes: Sequence[SweepAxis]) -> list[dict[str, Any]]:
     ]
 
 
-def describe_value(value: Any) -> str:
-    """A short label of a swept value: ground stations by name, other lists as JSON."""
-    if isinstance(value, list) and all(isinstance(v, dict) and "name" in v for v in value):
-        return "+".join(str(v["name"]) for v in value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = json.dumps(value) if isinstance(value, list | dict) else str(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def variant_name(index: int, overrides: Mapping[str, Any]) -> str:
     """A folder name: ``v03-constellation.n_satellites=8-crosslinks.enabled=true``."""
     parts = [f"v{index:02d}"]
@@ -143,32 +115,42 @@ def variant_name(index: int, overrides: Mapping[str, Any]) -> str:
     return name[:120]
 
 
-def sweep_row(metrics: Mapping[str, Any]) -> dict[str, Any]:
-    """The table's figures of one mission's metrics.json."""
-    total = metrics["total"]
-    econ = metrics.get("economics") or {}
-    raised = total.get("alerts_raised") or 0
-    row: dict[str, Any] = {c: total.get(c) for c in COLUMNS}
-    row["alerts_delivered_share"] = (
-        None if not raised else round((total.get("alerts_delivered") or 0) / raised, 6)
-    )
-    row["tiles_skipped"] = sum(int(total.get(k) or 0) for k in _SKIPPED)
-    row["added_mass_kg"] = econ.get("added_mass_kg")
-    row["break_even_launch_price_usd_per_kg"] = econ.get("break_even_launch_price_usd_per_kg")
-    cost = econ.get("cost_per_alert_usd") or {}
-    row["cost_per_alert_usd_low"] = cost.get("low")
-    row["cost_per_alert_usd_high"] = cost.get("high")
-    return row
-
-
 @dataclass
 class SweepResult:
-    """The table (one row per variant, in variant order) and the files written."""
+    """The table (one row per variant, in variant order; a failed variant's row has
+    ``status = "failed"`` and its ``error``) and the files written."""
 
     out_dir: Path
     rows: list[dict[str, Any]]
     keys: list[str] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        """The rows of the variants that failed."""
+        return [r for r in self.rows if r.get("status") == STATUS_FAILED]
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What one variant gave: its metrics, or the one-line text of its error."""
+
+    metrics: dict[str, Any] | None
+    error: str = ""
+
+
+def _failure(name: str, exc: Exception) -> _Outcome:
+    """The outcome of a variant that raised ``exc``: its message on one line. Logged at INFO
+    (the row and the caller's progress carry it); an error edgeinfer did not raise on purpose
+    (a bug, a dead worker) at ERROR with its traceback."""
+    expected = isinstance(exc, EdgeInferError)
+    text = str(exc) if expected else f"{type(exc).__name__}: {exc}"
+    text = " ".join(text.split()) or type(exc).__name__
+    if expected:
+        logger.info("variant %s failed: %s", name, text)
+    else:
+        logger.error("variant %s failed: %s", name, text, exc_info=exc)
+    return _Outcome(None, text)
 
 
 def _run_one(config: MissionConfig, out: str) -> dict[str, Any]:
@@ -187,12 +169,20 @@ def run_sweep(
     progress: Progress | None = None,
 ) -> SweepResult:
     """Run every variant (see the module docstring) and write sweep.csv, sweep.json and
-    sweep.html into ``out_dir`` (each variant's outputs in ``out_dir/NAME``)."""
+    sweep.html into ``out_dir`` (each variant's outputs in ``out_dir/NAME``). A variant that
+    fails while it runs does not stop the others: its row is marked failed
+    (:attr:`SweepResult.failed`) and the tables are written all the same."""
     axes = [a if isinstance(a, SweepAxis) else parse_axis(a) for a in sets]
     if not axes:
         raise ConfigError("a sweep needs at least one --set KEY=V1,V2,...")
     combos = variants(axes)
     base = _as_overrides(base_overrides)
+    both = [a.key for a in axes if a.key in base]
+    if both:
+        raise ConfigError(
+            f"{both[0]} is given by both --base and --set; a swept key takes its values from "
+            f"--set only: drop it from --base, or list the value in --set {both[0]}=..."
+        )
     configs = []
     for combo in combos:  # validate every variant before running any
         config = load_mission(mission, {**base, **combo})
@@ -207,14 +197,19 @@ def run_sweep(
     out = make_output_folder(out_dir)
     names = [variant_name(i, c) for i, c in enumerate(combos)]
     dirs = [out / n for n in names]
-    metrics = (
+    outcomes = (
         _run_on_ray(configs, dirs, names, address, progress)
         if use_ray
         else _run_here(configs, dirs, names, progress)
     )
     rows = []
-    for name, combo, m, d in zip(names, combos, metrics, dirs, strict=True):
-        rows.append({"variant": name, **combo, **sweep_row(m), "out_dir": str(d)})
+    for name, combo, outcome, d in zip(names, combos, outcomes, dirs, strict=True):
+        figures = (
+            failed_row(outcome.error)
+            if outcome.metrics is None
+            else {"status": STATUS_OK, **sweep_row(outcome.metrics), "error": ""}
+        )
+        rows.append({"variant": name, **combo, **figures, "out_dir": str(d)})
     keys = [a.key for a in axes]
     result = SweepResult(out, rows, keys)
     result.files = write_sweep(out, rows, keys, configs[0].mission.name)
@@ -240,12 +235,16 @@ def _run_here(
     dirs: Sequence[Path],
     names: Sequence[str],
     progress: Progress | None,
-) -> list[dict[str, Any]]:
+) -> list[_Outcome]:
     out = []
     for i, (config, d) in enumerate(zip(configs, dirs, strict=True)):
-        out.append(_run_one(config, str(d)))
+        try:
+            outcome = _Outcome(_run_one(config, str(d)))
+        except Exception as exc:  # one variant's failure is its row, not the sweep's end
+            outcome = _failure(names[i], exc)
+        out.append(outcome)
         if progress is not None:
-            progress(i + 1, len(configs), names[i])
+            progress(i + 1, len(configs), names[i], outcome.error)
     return out
 
 
@@ -255,7 +254,7 @@ def _run_on_ray(
     names: Sequence[str],
     address: str | None,
     progress: Progress | None,
-) -> list[dict[str, Any]]:
+) -> list[_Outcome]:
     import ray
 
     from edgeinfer.mission.actors import RayExecutor
@@ -265,42 +264,18 @@ def _run_on_ray(
         task = ray.remote(num_cpus=1)(_run_one)
         refs = [task.remote(c, str(d)) for c, d in zip(configs, dirs, strict=True)]
         index = {ref: i for i, ref in enumerate(refs)}
-        results: list[dict[str, Any] | None] = [None] * len(refs)
+        results: list[_Outcome | None] = [None] * len(refs)
         waiting = list(refs)
         while waiting:
             done, waiting = ray.wait(waiting, num_returns=1)
             i = index[done[0]]
-            results[i] = executor.get(done[0])
+            try:
+                outcome = _Outcome(executor.get(done[0]))
+            except Exception as exc:  # the task's error, or its worker's death
+                outcome = _failure(names[i], exc)
+            results[i] = outcome
             if progress is not None:
-                progress(sum(r is not None for r in results), len(refs), names[i])
+                progress(sum(r is not None for r in results), len(refs), names[i], outcome.error)
         return [r for r in results if r is not None]
     finally:
         executor.shutdown()
-
-
-def write_sweep(
-    out: Path, rows: Sequence[Mapping[str, Any]], keys: Sequence[str], mission: str
-) -> dict[str, Path]:
-    """sweep.csv, sweep.json and sweep.html of a finished sweep."""
-    columns = ["variant", *keys, *COLUMNS, "out_dir"]
-    csv_path = out / "sweep.csv"
-    with csv_path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({c: _csv(row.get(c)) for c in columns})
-    json_path = out / "sweep.json"
-    json_path.write_text(
-        json.dumps({"mission": mission, "keys": list(keys), "rows": list(rows)}, indent=2),
-        encoding="utf-8",
-    )
-    from edgeinfer.report.sweep import write_sweep_report
-
-    html_path = write_sweep_report(out / "sweep.html", mission, rows, keys, COLUMNS)
-    return {"csv": csv_path, "json": json_path, "report": html_path}
-
-
-def _csv(value: Any) -> Any:
-    if isinstance(value, list | dict | bool):
-        return json.dumps(value)
-    return "" if value is None else value

@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from edgeinfer.output_files import write_text_file
 from edgeinfer.report.figures import png
 from edgeinfer.report.html import _STYLE, _fmt, _img
 
@@ -46,29 +47,49 @@ def sweep_figure(rows: Sequence[Mapping[str, Any]]) -> bytes:
 def render_sweep_report(
     mission: str, rows: Sequence[Mapping[str, Any]], keys: Sequence[str], columns: Sequence[str]
 ) -> str:
-    """The page as a string."""
-    cols = ["variant", *keys, *columns]
+    """The page as a string: failed variants listed first with their errors, and kept in the
+    table (status "failed", no figures)."""
+    from edgeinfer.mission.sweep_table import STATUS_FAILED, describe_value, is_label
+
+    cols = ["variant", *keys, "status", *columns]
     head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in cols)
-    from edgeinfer.mission.sweep import describe_value
 
     def cell(row: Mapping[str, Any], c: str) -> str:
         value = row.get(c)
-        if c in keys and isinstance(value, bool | list | dict):
+        if c in keys and is_label(value):
             return html.escape(describe_value(value))
+        if c == "status" and value == STATUS_FAILED:
+            return f'<b class="bad">{_fmt(value)}</b>'
         return _fmt(value)
 
     body = "".join("<tr>" + "".join(f"<td>{cell(r, c)}</td>" for c in cols) + "</tr>" for r in rows)
-    links = "".join(
-        f'<li><a href="{html.escape(Path(str(r["out_dir"])).name)}/report.html">'
-        f"{html.escape(str(r['variant']))}</a></li>"
-        for r in rows
+    failed = [r for r in rows if r.get("status") == STATUS_FAILED]
+    failed_html = (
+        f'<div class="problems"><h2>{len(failed)} of {len(rows)} variants failed</h2><ul>'
+        + "".join(
+            f"<li><b>{html.escape(str(r['variant']))}</b>: {html.escape(str(r.get('error')))}</li>"
+            for r in failed
+        )
+        + "</ul><p>Their rows below have no figures; the other variants ran to the end.</p></div>"
+        if failed
+        else ""
     )
+
+    def link(row: Mapping[str, Any]) -> str:
+        name = html.escape(str(row["variant"]))
+        if row.get("status") == STATUS_FAILED:
+            return f"<li>{name}: failed (no report)</li>"
+        folder = html.escape(Path(str(row["out_dir"])).name)
+        return f'<li><a href="{folder}/report.html">{name}</a></li>'
+
+    links = "".join(link(r) for r in rows)
     fig = _img(sweep_figure(rows), "Alert latency, downlinked bytes and energy per variant.")
     title = f"edgeinfer sweep of {mission}"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{_STYLE} td,th{{font-size:85%}}</style></head><body>
 <h1>{html.escape(title)}</h1>
+{failed_html}
 <p>{len(rows)} variants of the keys {html.escape(", ".join(keys))}: every other key as in the
 mission file. Figures are the mission totals of each variant's metrics.json; latencies are
 capture to ground over delivered alerts; economics as in each variant's report.</p>
@@ -86,5 +107,4 @@ def write_sweep_report(
     keys: Sequence[str],
     columns: Sequence[str],
 ) -> Path:
-    path.write_text(render_sweep_report(mission, rows, keys, columns), encoding="utf-8")
-    return path
+    return write_text_file(path, render_sweep_report(mission, rows, keys, columns), "sweep page")
