@@ -32,16 +32,20 @@ def _app() -> typer.Typer:
     return app
 
 
-def test_table_json_and_bar(
-    tmp_path: Path,
+@pytest.fixture
+def on_test_scene(
     monkeypatch: pytest.MonkeyPatch,
     registry: ModelRegistry,  # noqa: F811
     scene: CampaignScene,  # noqa: F811
 ) -> None:
+    """The campaign command runs on the synthetic test scene with the test models."""
     monkeypatch.setattr(faults, "sample_scenes", lambda folder: [scene])
     monkeypatch.setattr(
         faults, "run_campaign", functools.partial(faults.run_campaign, registry=registry)
     )
+
+
+def test_table_json_and_bar(tmp_path: Path, on_test_scene: None) -> None:
     out = tmp_path / "seu.json"
     args = ["faults", "--scenes", str(tmp_path), "--factor", "20000", "--trials", "2"]
     queue_log = logging.getLogger("edgeinfer.link.queue")
@@ -72,18 +76,9 @@ def test_sample_scenes_end_to_end(tmp_path: Path) -> None:
     assert data["bar"]["passes"] is True
 
 
-def test_a_campaign_that_draws_no_upset_tested_nothing(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    registry: ModelRegistry,  # noqa: F811
-    scene: CampaignScene,  # noqa: F811
-) -> None:
+def test_a_campaign_that_draws_no_upset_tested_nothing(tmp_path: Path, on_test_scene: None) -> None:
     """At --factor 0 no weight upset happens, so an unchanged F1 proves nothing: the bar
     fails, says why, and the command exits 1 as `faults chaos` does (audit 14, N4)."""
-    monkeypatch.setattr(faults, "sample_scenes", lambda folder: [scene])
-    monkeypatch.setattr(
-        faults, "run_campaign", functools.partial(faults.run_campaign, registry=registry)
-    )
     out = tmp_path / "seu.json"
     args = ["faults", "--scenes", str(tmp_path), "--factor", "0", "--trials", "1"]
     result = CliRunner().invoke(_app(), [*args, "--captures", "1", "--json", str(out)])
