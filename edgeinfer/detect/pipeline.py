@@ -33,7 +33,7 @@ from edgeinfer.detect.masks import (
 )
 from edgeinfer.detect.metadata import DETECTORS, ModelInfo
 from edgeinfer.detect.records import RECORD_SIZE
-from edgeinfer.detect.registry import ModelRegistry
+from edgeinfer.detect.registry import ModelRegistry, choose_models
 from edgeinfer.detect.runtime import (
     Detector,
     DetectorOutput,
@@ -41,7 +41,7 @@ from edgeinfer.detect.runtime import (
     check_pixel_size,
     warn_short_context,
 )
-from edgeinfer.errors import ConfigError, ModelError, UnknownNameError, unknown_name
+from edgeinfer.errors import ConfigError, unknown_name
 from edgeinfer.scene.types import Scene, Tile
 
 logger = logging.getLogger(__name__)
@@ -212,7 +212,7 @@ def detect_scene(
     )
     registry = registry or ModelRegistry()
     registry.check_names(prefer)
-    models, skipped = _choose_models(registry, wanted, scene, skip_unfit, tuple(prefer))
+    models, skipped = choose_models(registry, wanted, scene, skip_unfit, tuple(prefer))
     check_pixel_size(models.values(), scene)  # before a mask file is created
     warn_short_context(models.values(), overlap)
     if isinstance(mask_out, Mapping) and (unknown := sorted(set(mask_out) - set(wanted))):
@@ -311,38 +311,6 @@ def detect_scene(
         result.provider,
     )
     return result
-
-
-def _choose_models(
-    registry: ModelRegistry,
-    wanted: list[str],
-    scene: Scene,
-    skip_unfit: bool,
-    prefer: tuple[str, ...] = (),
-) -> tuple[dict[str, ModelInfo], dict[str, str]]:
-    """The model of each wanted detector. A models folder that is missing or has no usable
-    model is an error whatever ``skip_unfit`` says (broken files are skipped by the registry
-    with a warning); with ``skip_unfit`` a detector that has no fitting model is skipped, and
-    an error lists every reason when none is left."""
-    registry.check_not_empty()
-    models: dict[str, ModelInfo] = {}
-    skipped: dict[str, str] = {}
-    for detector in wanted:
-        try:
-            models[detector] = registry.select(detector, scene.band_names, scene.product, prefer)
-        except UnknownNameError:
-            raise
-        except ModelError as exc:
-            if not skip_unfit:
-                raise
-            skipped[detector] = str(exc)
-            logger.info("skipping detector %s: %s", detector, exc)
-    if not models:
-        why = registry.unfit_summary(wanted, scene.band_names, scene.product)
-        raise ModelError(f"no detector has a model that fits scene {scene.scene_id} {why}")
-    # cloud first: it decides which tiles the others see
-    order = sorted(models, key=lambda d: d != "cloud")
-    return {d: models[d] for d in order}, skipped
 
 
 @dataclass

@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edgeinfer.detect.metadata import DETECTORS, REBUILD_HINT, ModelInfo, load_model_info
-from edgeinfer.errors import ModelError, unknown_name
+from edgeinfer.errors import ModelError, UnknownNameError, unknown_name
 from edgeinfer.scene.bands import SAR_UNITS
+from edgeinfer.scene.types import Scene
 
 logger = logging.getLogger(__name__)
 
@@ -213,6 +214,38 @@ class ModelRegistry:
                 if m.fits_product(product) and not m.missing_bands(bands)
             }
         )
+
+
+def choose_models(
+    registry: ModelRegistry,
+    wanted: list[str],
+    scene: Scene,
+    skip_unfit: bool,
+    prefer: tuple[str, ...] = (),
+) -> tuple[dict[str, ModelInfo], dict[str, str]]:
+    """The model of each wanted detector. A models folder that is missing or has no usable
+    model is an error whatever ``skip_unfit`` says (broken files are skipped by the registry
+    with a warning); with ``skip_unfit`` a detector that has no fitting model is skipped, and
+    an error lists every reason when none is left."""
+    registry.check_not_empty()
+    models: dict[str, ModelInfo] = {}
+    skipped: dict[str, str] = {}
+    for detector in wanted:
+        try:
+            models[detector] = registry.select(detector, scene.band_names, scene.product, prefer)
+        except UnknownNameError:
+            raise
+        except ModelError as exc:
+            if not skip_unfit:
+                raise
+            skipped[detector] = str(exc)
+            logger.info("skipping detector %s: %s", detector, exc)
+    if not models:
+        why = registry.unfit_summary(wanted, scene.band_names, scene.product)
+        raise ModelError(f"no detector has a model that fits scene {scene.scene_id} {why}")
+    # cloud first: it decides which tiles the others see
+    order = sorted(models, key=lambda d: d != "cloud")
+    return {d: models[d] for d in order}, skipped
 
 
 _MODALITY = {"sar": "sar", "landsat": "optical", "sentinel2": "optical"}
