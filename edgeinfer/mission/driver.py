@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -58,7 +58,9 @@ from edgeinfer.mission.scenes import MissionScene, open_mission_scenes
 from edgeinfer.mission.windows import cut_windows, group_events
 from edgeinfer.node.events import Uplink
 from edgeinfer.output_files import make_output_folder
-from edgeinfer.relay.drive import RelayRun
+
+if TYPE_CHECKING:  # edgeinfer.relay.drive imports this package (mission.lost, mission.plan)
+    from edgeinfer.relay.drive import RelayRun
 
 logger = logging.getLogger(__name__)
 

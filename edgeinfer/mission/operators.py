@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,8 +19,9 @@ from edgeinfer.mission.config import MissionConfig
 from edgeinfer.mission.plan import MissionPlan
 from edgeinfer.orbit.constellation import Constellation
 from edgeinfer.relay.config import CrosslinksConfig
-from edgeinfer.relay.drive import RelayRun
-from edgeinfer.relay.metrics import merge_into, relay_metrics
+
+if TYPE_CHECKING:  # the relay modules import edgeinfer.mission: imported where used
+    from edgeinfer.relay.drive import RelayRun
 
 
 def crosslinks_of(config: MissionConfig) -> CrosslinksConfig:
@@ -42,6 +43,8 @@ def prepare_relays(
     cross = crosslinks_of(config)
     if not cross.enabled:
         return None
+    from edgeinfer.relay.drive import RelayRun
+
     return RelayRun.prepare(cross, constellation, plan)
 
 
@@ -61,6 +64,8 @@ def add_operator_figures(
 ) -> None:
     """Add ``crosslinks`` (latency split, hops, crosslink traffic) and ``economics`` to
     ``metrics`` (and their per-satellite and total figures)."""
+    from edgeinfer.relay.metrics import merge_into, relay_metrics
+
     cross = relay.config if relay is not None else crosslinks_of(config)
     figures = relay_metrics(
         delivered,
