@@ -123,3 +123,11 @@ def test_a_failing_variant_on_ray_keeps_the_others(ray_session: Any, tmp_path: P
     rows, data, _ = _tables(tmp_path / "sweep")
     assert [r["status"] for r in rows] == [STATUS_FAILED, STATUS_OK]
     assert len(data["rows"]) == 2
+
+
+def test_table_cells_of_zero_and_small_values() -> None:
+    """A zero break-even (or any zero) reads 0, not 0.000000; fractions keep 6 decimals."""
+    from edgeinfer.cli.sweep import _fmt
+
+    assert _fmt(0.0) == "0" and _fmt(0.999689) == "0.999689" and _fmt(1234.56) == "1,234.6"
+    assert _fmt(None) == "-" and _fmt(12) == "12"

@@ -49,6 +49,8 @@ def _fmt(value: Any) -> str:
     if is_label(value):
         return describe_value(value)
     if isinstance(value, float):
+        if value == 0:
+            return "0"
         return f"{value:.6f}" if abs(value) < 1 else f"{value:,.1f}"
     return f"{value:,}" if isinstance(value, int) else str(value)
 
