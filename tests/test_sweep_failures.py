@@ -131,3 +131,35 @@ def test_table_cells_of_zero_and_small_values() -> None:
 
     assert _fmt(0.0) == "0" and _fmt(0.999689) == "0.999689" and _fmt(1234.56) == "1,234.6"
     assert _fmt(None) == "-" and _fmt(12) == "12"
+
+
+def test_ctrl_c_keeps_the_table_of_the_finished_variants(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during the second of three variants: the first's row is in the tables, the
+    other two are marked not run, and the interrupt still stops the sweep."""
+    import edgeinfer.mission.sweep as sweep
+
+    real, calls = sweep._run_one, []
+
+    def interrupted_second(config: Any, out: str) -> dict[str, Any]:
+        calls.append(out)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(config, out)
+
+    monkeypatch.setattr(sweep, "_run_one", interrupted_second)
+    out = tmp_path / "sweep"
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(
+            MISSION,
+            ["mission.duration_h=1.0,1.5,2.0"],
+            out,
+            base_overrides=[b for b in BASE if not b.startswith("mission.duration_h")]
+            + [f"scenes={GOOD_SCENE}"],
+            use_ray=False,
+        )
+    rows, data, page = _tables(out)
+    assert [r["status"] for r in rows] == [STATUS_OK, "not run", "not run"]
+    assert rows[0]["alerts_delivered"] != "" and "interrupted" in rows[1]["error"]
+    assert len(data["rows"]) == 3 and "not run" in page

@@ -36,7 +36,13 @@ from edgeinfer.mission.config import MissionConfig
 from edgeinfer.mission.driver import run_mission
 from edgeinfer.mission.loading import load_mission, parse_value
 from edgeinfer.mission.sweep_table import COLUMNS as COLUMNS
-from edgeinfer.mission.sweep_table import STATUS_FAILED, STATUS_OK, failed_row, write_sweep
+from edgeinfer.mission.sweep_table import (
+    STATUS_FAILED,
+    STATUS_NOT_RUN,
+    STATUS_OK,
+    failed_row,
+    write_sweep,
+)
 from edgeinfer.mission.sweep_table import TIMING_COLUMNS as TIMING_COLUMNS
 from edgeinfer.mission.sweep_table import describe_value as describe_value
 from edgeinfer.mission.sweep_table import sweep_row as sweep_row
@@ -133,10 +139,15 @@ class SweepResult:
 
 @dataclass(frozen=True)
 class _Outcome:
-    """What one variant gave: its metrics, or the one-line text of its error."""
+    """What one variant gave: its metrics, or the one-line text of its error (``ran``
+    False: the sweep was interrupted before it finished)."""
 
     metrics: dict[str, Any] | None
     error: str = ""
+    ran: bool = True
+
+
+_NOT_RUN = _Outcome(None, "not run: the sweep was interrupted (Ctrl-C) before it finished", False)
 
 
 def _failure(name: str, exc: Exception) -> _Outcome:
@@ -197,22 +208,45 @@ def run_sweep(
     out = make_output_folder(out_dir)
     names = [variant_name(i, c) for i, c in enumerate(combos)]
     dirs = [out / n for n in names]
-    outcomes = (
-        _run_on_ray(configs, dirs, names, address, progress)
-        if use_ray
-        else _run_here(configs, dirs, names, progress)
-    )
-    rows = []
-    for name, combo, outcome, d in zip(names, combos, outcomes, dirs, strict=True):
-        figures = (
-            failed_row(outcome.error)
-            if outcome.metrics is None
-            else {"status": STATUS_OK, **sweep_row(outcome.metrics), "error": ""}
+    outcomes: list[_Outcome] = []  # filled as variants finish, kept if interrupted
+    try:
+        if use_ray:
+            _run_on_ray(configs, dirs, names, address, progress, outcomes)
+        else:
+            _run_here(configs, dirs, names, progress, outcomes)
+    except KeyboardInterrupt:  # Ctrl-C: the finished variants' table first, then stop
+        _tabulate(out, axes, combos, names, dirs, outcomes, configs[0])
+        logger.warning(
+            "sweep interrupted: %d of %d variants finished; tables written to %s",
+            sum(o.ran for o in outcomes),
+            len(configs),
+            out,
         )
+        raise
+    return _tabulate(out, axes, combos, names, dirs, outcomes, configs[0])
+
+
+def _tabulate(
+    out: Path,
+    axes: Sequence[SweepAxis],
+    combos: Sequence[Mapping[str, Any]],
+    names: Sequence[str],
+    dirs: Sequence[Path],
+    outcomes: Sequence[_Outcome],
+    first: MissionConfig,
+) -> SweepResult:
+    """One row per variant (those without an outcome: not run) and the three tables."""
+    rows = []
+    padded = [*outcomes, *[_NOT_RUN] * (len(names) - len(outcomes))]
+    for name, combo, outcome, d in zip(names, combos, padded, dirs, strict=True):
+        if outcome.metrics is not None:
+            figures = {"status": STATUS_OK, **sweep_row(outcome.metrics), "error": ""}
+        else:
+            figures = failed_row(outcome.error, STATUS_FAILED if outcome.ran else STATUS_NOT_RUN)
         rows.append({"variant": name, **combo, **figures, "out_dir": str(d)})
     keys = [a.key for a in axes]
     result = SweepResult(out, rows, keys)
-    result.files = write_sweep(out, rows, keys, configs[0].mission.name)
+    result.files = write_sweep(out, rows, keys, first.mission.name)
     return result
 
 
@@ -235,8 +269,9 @@ def _run_here(
     dirs: Sequence[Path],
     names: Sequence[str],
     progress: Progress | None,
-) -> list[_Outcome]:
-    out = []
+    out: list[_Outcome],
+) -> None:
+    """Run the variants here, one by one, appending each outcome to ``out``."""
     for i, (config, d) in enumerate(zip(configs, dirs, strict=True)):
         try:
             outcome = _Outcome(_run_one(config, str(d)))
@@ -245,7 +280,6 @@ def _run_here(
         out.append(outcome)
         if progress is not None:
             progress(i + 1, len(configs), names[i], outcome.error)
-    return out
 
 
 def _run_on_ray(
@@ -254,7 +288,10 @@ def _run_on_ray(
     names: Sequence[str],
     address: str | None,
     progress: Progress | None,
-) -> list[_Outcome]:
+    out: list[_Outcome],
+) -> None:
+    """Run the variants as Ray tasks; ``out`` gets every outcome in variant order at the
+    end, or, if interrupted, those finished so far (the others as not run)."""
     import ray
 
     from edgeinfer.mission.actors import RayExecutor
@@ -266,16 +303,19 @@ def _run_on_ray(
         index = {ref: i for i, ref in enumerate(refs)}
         results: list[_Outcome | None] = [None] * len(refs)
         waiting = list(refs)
-        while waiting:
-            done, waiting = ray.wait(waiting, num_returns=1)
-            i = index[done[0]]
-            try:
-                outcome = _Outcome(executor.get(done[0]))
-            except Exception as exc:  # the task's error, or its worker's death
-                outcome = _failure(names[i], exc)
-            results[i] = outcome
-            if progress is not None:
-                progress(sum(r is not None for r in results), len(refs), names[i], outcome.error)
-        return [r for r in results if r is not None]
+        try:
+            while waiting:
+                done, waiting = ray.wait(waiting, num_returns=1)
+                i = index[done[0]]
+                try:
+                    outcome = _Outcome(executor.get(done[0]))
+                except Exception as exc:  # the task's error, or its worker's death
+                    outcome = _failure(names[i], exc)
+                results[i] = outcome
+                if progress is not None:
+                    done_n = sum(r is not None for r in results)
+                    progress(done_n, len(refs), names[i], outcome.error)
+        finally:  # in variant order; unfinished ones (an interrupt) as not run
+            out.extend(r if r is not None else _NOT_RUN for r in results)
     finally:
         executor.shutdown()

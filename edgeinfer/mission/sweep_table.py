@@ -50,6 +50,7 @@ _SKIPPED = ("tiles_skipped_power", "tiles_skipped_thermal", "tiles_skipped_stora
 #: ``status`` of a variant's row.
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
+STATUS_NOT_RUN = "not run"  # the sweep was interrupted (Ctrl-C) before this variant finished
 
 
 def plain_value(value: Any) -> Any:
@@ -99,9 +100,10 @@ def sweep_row(metrics: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
-def failed_row(error: str) -> dict[str, Any]:
-    """The table's figures of a variant that failed: every column empty, and its error."""
-    return {"status": STATUS_FAILED, **dict.fromkeys(COLUMNS), "error": error}
+def failed_row(error: str, status: str = STATUS_FAILED) -> dict[str, Any]:
+    """The table's figures of a variant that failed (or, ``status`` :data:`STATUS_NOT_RUN`,
+    never finished): every column empty, and its error."""
+    return {"status": status, **dict.fromkeys(COLUMNS), "error": error}
 
 
 def write_sweep(
