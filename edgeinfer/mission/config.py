@@ -187,7 +187,7 @@ class DetectionSection(_Table):
     batch_size: int | Literal["auto"] = "auto"
     threads: int | Literal["auto"] = "auto"
     # copies of the models in each satellite actor, running batches in parallel, the threads
-    # shared between them ("auto": one per thread, at most 4, on CPU; one on a GPU;
+    # shared between them ("auto": one per thread, at most 4, on CPU; two on a GPU;
     # edgeinfer.detect.lanes, docs/performance.md). Only an actor with more than one thread
     # (fewer satellites than cores, or --no-ray) gets more than one lane.
     lanes: int | Literal["auto"] = "auto"
