@@ -171,12 +171,15 @@ class ModelRegistry:
         """One short line for a scene that no model of ``detectors`` fits: the scene's
         product and bands, what each detector's models are for (models for the same product
         and bands together) and the fix (:meth:`select` explains one detector at length)."""
-        parts, hints = [], []
+        parts: list[str] = []
+        examples: list[ModelInfo] = []
+        first: str | None = None  # the first detector with models here
         for detector in detectors:
             candidates = [m for m in self.list_models() if m.detector == detector]
             if not candidates:
                 parts.append(f"{detector}: none in {self.models_dir}")
                 continue
+            first = first or detector
             groups: dict[tuple[str, tuple[str, ...]], list[str]] = {}
             for m in candidates:
                 groups.setdefault((m.product, tuple(m.bands)), []).append(m.name)
@@ -185,15 +188,18 @@ class ModelRegistry:
                 for (p, b), n in groups.items()
             ]
             parts.append(f"{detector}: {', '.join(needs)}")
-            hints.append(_fix_hint(detector, candidates, bands, product))
-        hint = next((h for h in hints if h.startswith("name the bands")), None)
-        if hint is None:
+            example = _bands_example(candidates, bands, product)
+            if example is not None:
+                examples.append(example)
+        if examples:
+            hint = _bands_hint(examples[0])
+        elif first is not None:
             hint = (
-                hints[0].split(" (they are", 1)[0] + "; if the file is of another product, "
+                f"no {first} model takes a {product} scene; if the file is of another product, "
                 "choose it with --product and name its bands with --bands"
-                if hints
-                else REBUILD_HINT
             )
+        else:
+            hint = REBUILD_HINT
         return (
             f"(product {product}, bands {','.join(bands) or '(none)'}); the models are "
             f"{'; '.join(parts)}; {hint}{self._broken_note()}"
@@ -256,29 +262,42 @@ def _modality(m: ModelInfo) -> str:
     return _MODALITY.get(m.product) or ("sar" if set(m.units) <= set(SAR_UNITS) else "optical")
 
 
-def _fix_hint(
-    detector: str, candidates: Sequence[ModelInfo], bands: Sequence[str], product: str
-) -> str:
-    """What to do when no ``detector`` model fits: a ``--bands`` example taken from a model
-    of the scene's own product (else a product-agnostic one of its modality: SAR or optical),
-    closest to the scene's band count; or, when no model takes such a scene, which products
-    the models are for."""
+def _bands_example(
+    candidates: Sequence[ModelInfo], bands: Sequence[str], product: str
+) -> ModelInfo | None:
+    """The model whose bands make the ``--bands`` example for a scene no candidate fits: one of
+    the scene's own product (else a product-agnostic one of its modality: SAR or optical),
+    closest to the scene's band count; None when no candidate takes such a scene."""
     scene_modality = _MODALITY.get(product)  # None: a plain geotiff, any modality
     usable = [
         m
         for m in candidates
         if m.product == product or (m.product == "any" and scene_modality in (None, _modality(m)))
     ]
-    if usable:
-        n = len(bands)
-        example = min(
-            usable,
-            key=lambda m: (m.product != product, len(m.bands) != n, len(m.bands) > n, m.name),
-        )
-        return (
-            f"name the bands with --bands (e.g. --bands {','.join(example.bands)}) or choose "
-            "the product with --product"
-        )
+    n = len(bands)
+    return min(
+        usable,
+        key=lambda m: (m.product != product, len(m.bands) != n, len(m.bands) > n, m.name),
+        default=None,
+    )
+
+
+def _bands_hint(example: ModelInfo) -> str:
+    return (
+        f"name the bands with --bands (e.g. --bands {','.join(example.bands)}) or choose "
+        "the product with --product"
+    )
+
+
+def _fix_hint(
+    detector: str, candidates: Sequence[ModelInfo], bands: Sequence[str], product: str
+) -> str:
+    """What to do when no ``detector`` model fits: a ``--bands`` example
+    (:func:`_bands_example`); or, when no model takes such a scene, which products the models
+    are for."""
+    example = _bands_example(candidates, bands, product)
+    if example is not None:
+        return _bands_hint(example)
     products = sorted({m.product for m in candidates if m.product != "any"})
     scopes = [
         *products,
