@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import TypeVar
 
 import rasterio
 
@@ -29,6 +30,7 @@ TIFF_NO_EXTRASAMPLES = (
     "doesn't match SamplesPerPixel"
 )
 _GDAL_LOGGER = "rasterio._env"
+F = TypeVar("F", bound=logging.Filter)
 
 
 def gdal_text(record: logging.LogRecord) -> str:
@@ -81,29 +83,27 @@ class GdalMessageCount(MessageCount):
 
 
 @contextmanager
-def counting_gdal_message(fragment: str) -> Iterator[GdalMessageCount]:
-    """Within the block, GDAL messages containing ``fragment`` are counted, not printed."""
-    counter = GdalMessageCount(fragment)
-    logger = logging.getLogger(_GDAL_LOGGER)
-    logger.addFilter(counter)
+def _filtered(logger_name: str, log_filter: F) -> Iterator[F]:
+    """``log_filter`` on the logger ``logger_name`` within the block; on GDAL's logger, with a
+    :class:`rasterio.Env` active so that GDAL logs its messages instead of printing them."""
+    logger = logging.getLogger(logger_name)
+    logger.addFilter(log_filter)
     try:
-        with rasterio.Env():
-            yield counter
+        with rasterio.Env() if logger_name == _GDAL_LOGGER else nullcontext():
+            yield log_filter
     finally:
-        logger.removeFilter(counter)
+        logger.removeFilter(log_filter)
 
 
-@contextmanager
-def counting_log_message(logger_name: str, fragment: str) -> Iterator[MessageCount]:
+def counting_gdal_message(fragment: str) -> AbstractContextManager[GdalMessageCount]:
+    """Within the block, GDAL messages containing ``fragment`` are counted, not printed."""
+    return _filtered(_GDAL_LOGGER, GdalMessageCount(fragment))
+
+
+def counting_log_message(logger_name: str, fragment: str) -> AbstractContextManager[MessageCount]:
     """Within the block, the first record of ``logger_name`` containing ``fragment`` is
     logged and the later ones are only counted (``count`` includes the first)."""
-    counter = MessageCount(fragment, keep=1)
-    logger = logging.getLogger(logger_name)
-    logger.addFilter(counter)
-    try:
-        yield counter
-    finally:
-        logger.removeFilter(counter)
+    return _filtered(logger_name, MessageCount(fragment, keep=1))
 
 
 _FILE_PREFIX = re.compile(r"^\S+\.\w+: ")  # "chip.tif: " before a message GDAL raised at open
@@ -124,14 +124,6 @@ class _FirstOfEach(logging.Filter):
         return True
 
 
-@contextmanager
-def gdal_messages_once() -> Iterator[None]:
+def gdal_messages_once() -> AbstractContextManager[logging.Filter]:
     """Within the block GDAL's messages go to rasterio's logger, each distinct one once."""
-    once = _FirstOfEach()
-    logger = logging.getLogger(_GDAL_LOGGER)
-    logger.addFilter(once)
-    try:
-        with rasterio.Env():
-            yield
-    finally:
-        logger.removeFilter(once)
+    return _filtered(_GDAL_LOGGER, _FirstOfEach())
