@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from edgeinfer.detect.pipeline import DEFAULT_CLOUD_THRESHOLD
 from edgeinfer.errors import ConfigError
 from edgeinfer.faults.guard import DEFAULT_MEMORY_LIMIT_MB, Mitigations
-from edgeinfer.faults.seu import SECONDS_PER_DAY, SEUModel
+from edgeinfer.faults.seu import MAX_RATE_FACTOR, SECONDS_PER_DAY, SEUModel
 from edgeinfer.orbit.elements import EARTH_RADIUS_WGS72_KM, MU_KM3_S2
 
 # One orbit at 786 km (Sentinel-2's altitude, REFERENCE.md "Downlink and packets"): Kepler's
@@ -29,7 +29,6 @@ _LIMITS: dict[str, float] = {
     "scrub_interval_s": SECONDS_PER_DAY,
 }
 MAX_CAPTURES = 100_000
-MAX_RATE_FACTOR = 1e7  # as a mission's faults.seu_rate_factor
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 # Commercial memory in LEO, Alsat-1 (../shared/REFERENCE.md, "Radiation").
 REFERENCE_SEU_PER_BIT_DAY = 4.04e-7
+#: The largest multiple of it a campaign or a mission accepts (a mission's seu_rate_factor).
+MAX_RATE_FACTOR = 1e7
 # Share of Alsat-1's upsets that flipped a single bit (REFERENCE.md, "Radiation").
 SINGLE_BIT_FRACTION = 0.986
 SECONDS_PER_DAY = 86_400.0

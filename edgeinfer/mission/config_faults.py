@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from edgeinfer.faults.seu import MAX_RATE_FACTOR
 from edgeinfer.mission.schema import Table, resolve_path
 
 SeuTarget = Literal["weights", "tiles", "records"]
@@ -34,7 +35,7 @@ class FaultsSection(Table):
     ack_loss_prob: float = Field(default=0.0, ge=0.0, lt=1.0)
     # CRC-16/CCITT catches every 1-3 bit error of a packet up to 4,095 octets (docs/link.md).
     max_bit_flips: int = Field(default=1, ge=1, le=64)
-    seu_rate_factor: float = Field(default=0.0, ge=0.0, le=1e7)
+    seu_rate_factor: float = Field(default=0.0, ge=0.0, le=MAX_RATE_FACTOR)
     seu_targets: list[SeuTarget] = Field(default_factory=lambda: list(SEU_TARGETS))
     scrubbing: bool = False
     scrub_interval_s: float = Field(default=0.0, ge=0.0)
